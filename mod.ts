@@ -33,3 +33,4 @@ export type {
   Uri,
   Via,
 } from "./sip/types.ts";
+export { SipParseError } from "./sip/errors.ts";
