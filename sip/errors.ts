@@ -7,7 +7,9 @@
 /** Thrown when bytes or text cannot be parsed as SIP (message, header, URI). The message
  * says specifically what is wrong. */
 export class SipParseError extends SyntaxError {
-  /** @param message what is wrong, in a sentence */
+  /** Create the error.
+   * @param message what is wrong, in a sentence
+   */
   constructor(message: string) {
     super(message);
     this.name = "SipParseError";
