@@ -2,3 +2,8 @@
 export { default as fc } from "npm:fast-check@4.10.2";
 export { default as FakeTimers } from "npm:@sinonjs/fake-timers@15.5.0";
 export { default as assert } from "node:assert/strict";
+// Bench-only: the parsers bench/parser_bench.ts compares against.
+export { default as kirmSip } from "npm:sip@0.0.6";
+export { default as JsSipParser } from "npm:jssip@3.13.8/lib/Parser.js";
+// Interop: JsSIP as an independent SIP-over-WebSocket client (tests/interop/jssip_test.ts).
+export { default as JsSIP } from "npm:jssip@3.13.8";

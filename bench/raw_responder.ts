@@ -1,0 +1,87 @@
+/**
+ * The runtime floor for the load harness: a UDP responder that answers SIP requests by
+ * copying the Via, From, To, Call-ID and CSeq lines into a fixed response, with no SIP
+ * parsing, no transactions and no dialogs. OPTIONS, INVITE, BYE (anything but ACK) get 200;
+ * ACK is ignored. It uses `node:dgram`, the UDP back end sipkit's transport uses, so the
+ * difference to sipkit is the cost of sipkit itself.
+ *
+ * Usage: deno run -A [--unstable-net] bench/raw_responder.ts <port> [dgram|deno]
+ * (prints `ready udp 127.0.0.1 <port>`; `deno` uses Deno.listenDatagram, needs --unstable-net)
+ */
+import dgram from "node:dgram";
+
+const port = Number(Deno.args[0] ?? "0");
+const backend = Deno.args[1] ?? "dgram";
+const COPY = /^(via|v|from|f|to|t|call-id|i|cseq):/i;
+const TO = /^(to|t):/i;
+const TAG = ";tag=raw1";
+const SDP = "v=0\r\no=raw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+  "m=audio 49190 RTP/AVP 0\r\n";
+const latin1 = new TextDecoder("latin1");
+const enc = new TextEncoder();
+
+/** The response to `msg`, or undefined for ACK and responses. */
+function answer(msg: Uint8Array, localPort: number): string | undefined {
+  const text = latin1.decode(msg);
+  if (text.startsWith("ACK ") || text.startsWith("SIP/2.0")) return undefined;
+  const end = text.indexOf("\r\n\r\n");
+  const lines = text.slice(0, end < 0 ? text.length : end).split("\r\n");
+  const out = ["SIP/2.0 200 OK"];
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (!COPY.test(l)) continue;
+    // a To without a tag gets one
+    out.push(TO.test(l) && !l.includes(";tag=") ? l + TAG : l);
+  }
+  if (text.startsWith("INVITE ")) {
+    out.push(`Contact: <sip:raw@127.0.0.1:${localPort}>`);
+    out.push("Content-Type: application/sdp");
+    out.push(`Content-Length: ${SDP.length}`, "", SDP);
+  } else {
+    out.push("Content-Length: 0", "", "");
+  }
+  return out.join("\r\n");
+}
+
+function ready(p: number): void {
+  Deno.stdout.writeSync(enc.encode(`ready udp 127.0.0.1 ${p}\n`));
+}
+
+type DenoDatagram = {
+  listenDatagram(o: { transport: "udp"; hostname: string; port: number }): {
+    addr: { port: number };
+    receive(): Promise<[Uint8Array, { hostname: string; port: number }]>;
+    send(b: Uint8Array, a: { transport: "udp"; hostname: string; port: number }): Promise<number>;
+    close(): void;
+  };
+};
+
+if (backend === "deno") {
+  // Deno.listenDatagram: needs --unstable-net
+  const conn = (Deno as unknown as DenoDatagram).listenDatagram({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port,
+  });
+  ready(conn.addr.port);
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+  for (;;) {
+    const [msg, from] = await conn.receive();
+    const r = answer(msg, conn.addr.port);
+    if (r !== undefined) {
+      conn.send(enc.encode(r), { transport: "udp", hostname: from.hostname, port: from.port })
+        .catch(() => {});
+    }
+  }
+} else {
+  const sock = dgram.createSocket("udp4");
+  sock.on("message", (msg: Uint8Array, rinfo: { address: string; port: number }) => {
+    const r = answer(msg, port);
+    if (r !== undefined) sock.send(r, rinfo.port, rinfo.address);
+  });
+  sock.bind(port, "127.0.0.1", () => ready(sock.address().port));
+  Deno.addSignalListener("SIGTERM", () => {
+    sock.close();
+    Deno.exit(0);
+  });
+}

@@ -1,0 +1,151 @@
+/**
+ * Callback chains: the composition of user callbacks, plugin callbacks and built-in defaults
+ * into one function per callback name, built once at `start` and at every `update` (never per
+ * message), in the style of hono's `compose`.
+ *
+ * A {@linkcode Link} receives the arguments as a tuple and a `next` function:
+ *
+ * - return a value without calling `next`: the chain stops, that value is the result;
+ * - `return next()`: continue with the same arguments (the result of the rest is returned);
+ * - `return next([changedArgs...])`: continue with changed arguments;
+ * - calling `next` a second time rejects with {@linkcode ChainError}.
+ *
+ * A plain user callback (a positional function without `next`, e.g.
+ * `sipOptions(request, call)`) is adapted with {@linkcode fromCallback}: returning
+ * `undefined` (or nothing) means **continue** with the same arguments; any other value answers.
+ * To answer "nothing now" and stop the chain (e.g. reply to a SIP request later through
+ * `call.reply`, or reply to a `call` later through `from.reply`), return
+ * {@linkcode NO_REPLY}: the chain stops and the composed function resolves to `undefined`.
+ *
+ * The last link of every chain is the built-in default (a terminal function that cannot
+ * continue).
+ *
+ * @example Composing a chain
+ * ```ts
+ * import { compose, fromCallback, type Link } from "./chain.ts";
+ * const double: Link<[number], number> = ([n], next) => next([n * 2]);
+ * const user = fromCallback((n: number) => (n > 10 ? n : undefined));
+ * const run = compose<[number], number>([user, double], ([n]) => -n);
+ * if ((await run([20])) !== 20) throw new Error("user answers");
+ * if ((await run([3])) !== -6) throw new Error("plugin doubles, default negates");
+ * ```
+ *
+ * @module
+ */
+
+/** Continue the chain, with the same arguments or with `args` instead. */
+export type Next<A extends readonly unknown[], R> = (args?: A) => Promise<R>;
+
+/** One link of a chain: answer (a value, or {@linkcode NO_REPLY}), or call `next` (once) to
+ * continue. */
+export type Link<A extends readonly unknown[], R> = (
+  args: A,
+  next: Next<A, R | NoReply>,
+) => R | NoReply | Promise<R | NoReply>;
+
+/** The terminal link of a chain: the built-in default. */
+export type Terminal<A extends readonly unknown[], R> = (
+  args: A,
+) => R | NoReply | Promise<R | NoReply>;
+
+/** A composed chain: call it with the arguments, get the result of the first link that
+ * answered (or of the default). */
+export type Chain<A extends readonly unknown[], R> = (args: A) => Promise<R>;
+
+/** Returned by a callback to stop the chain without a value now: "handled, the answer comes
+ * later" (a SIP reply through `call.reply`, a `call` reply through `from.reply`), or simply
+ * "handled" for notifications. The composed chain resolves to `undefined`. */
+export const NO_REPLY: unique symbol = Symbol.for("sipkit.noReply");
+
+/** The type of {@linkcode NO_REPLY}. */
+export type NoReply = typeof NO_REPLY;
+
+/** Thrown (as a rejection) when a link misuses `next`, e.g. calls it twice. */
+export class ChainError extends Error {
+  /** Create the error.
+   * @param message what went wrong, in a sentence
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "ChainError";
+  }
+}
+
+/**
+ * Compose links and a terminal default into one function. Build it once; calling it per
+ * message allocates only the `next` closures actually used.
+ *
+ * A link that throws (or rejects) makes the composed function reject with that error.
+ * A {@linkcode NO_REPLY} result is returned as is (see {@linkcode compose} to map it).
+ *
+ * @param links the links, in order (the first one runs first)
+ * @param terminal the default, run when every link continued
+ * @returns the composed chain
+ */
+export function composeRaw<A extends readonly unknown[], R>(
+  links: readonly Link<A, R>[],
+  terminal: Terminal<A, R>,
+): Chain<A, R | NoReply> {
+  const list = links.slice();
+  const n = list.length;
+  const dispatch = (i: number, args: A): Promise<R | NoReply> => {
+    try {
+      if (i >= n) return Promise.resolve(terminal(args));
+      const link = list[i] as Link<A, R>;
+      let called = false;
+      const next: Next<A, R | NoReply> = (changed?: A) => {
+        if (called) {
+          return Promise.reject(
+            new ChainError(`next() called more than once in link ${i} of a callback chain`),
+          );
+        }
+        called = true;
+        return dispatch(i + 1, changed ?? args);
+      };
+      return Promise.resolve(link(args, next));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  return (args: A): Promise<R | NoReply> => dispatch(0, args);
+}
+
+/**
+ * Compose like {@linkcode composeRaw}, mapping a {@linkcode NO_REPLY} result to `undefined`.
+ *
+ * @param links the links, in order (the first one runs first)
+ * @param terminal the default, run when every link continued
+ * @returns the composed chain
+ */
+export function compose<A extends readonly unknown[], R>(
+  links: readonly Link<A, R>[],
+  terminal: Terminal<A, R>,
+): Chain<A, R> {
+  const raw = composeRaw(links, terminal);
+  return async (args: A): Promise<R> => {
+    const result = await raw(args);
+    return (result === NO_REPLY ? undefined : result) as R;
+  };
+}
+
+/** A plain positional callback: `undefined` continues, {@linkcode NO_REPLY} stops without a
+ * value, anything else answers. */
+export type PlainCallback<A extends readonly unknown[], R> = (
+  ...args: A
+) => R | NoReply | undefined | void | Promise<R | NoReply | undefined | void>;
+
+/**
+ * Adapt a plain positional callback into a {@linkcode Link}: when it returns `undefined`
+ * (or nothing), the chain continues with the same arguments.
+ *
+ * @param fn the callback
+ * @returns the link
+ */
+export function fromCallback<A extends readonly unknown[], R>(
+  fn: PlainCallback<A, R>,
+): Link<A, R> {
+  return async (args, next) => {
+    const result = await fn(...args);
+    return result === undefined ? next() : result as R | NoReply;
+  };
+}

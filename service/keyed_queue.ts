@@ -1,0 +1,125 @@
+/**
+ * The per-key serialized queue of the concurrency model (DESIGN.md): all work for one key
+ * (a Call-ID) runs one task at a time, in order, while different keys run concurrently.
+ *
+ * - `run(key, fn)` resolves or rejects with `fn`'s outcome; a throwing task does not block
+ *   the tasks after it.
+ * - Entries are removed when a key goes idle, so the map holds only busy keys.
+ * - Re-entrancy: a task that calls `run` on its **own** key (directly or through any API,
+ *   e.g. a SIP callback sending a request on its own call) runs the new task **inline** at
+ *   once, nested in the current one, instead of queueing behind itself, which would deadlock
+ *   when awaited. The current task is tracked with an `AsyncLocalStorage`; the mark ends when
+ *   the task settles, so a timer started inside a task and firing later queues normally.
+ *   To queue behind the current task instead (fire-and-forget), use `post(key, fn)`.
+ *
+ * @example
+ * ```ts
+ * import { KeyedQueue } from "./keyed_queue.ts";
+ * const q = new KeyedQueue();
+ * const order: string[] = [];
+ * await Promise.all([
+ *   q.run("a", async () => { await new Promise((r) => setTimeout(r, 5)); order.push("a1"); }),
+ *   q.run("a", () => { order.push("a2"); }),
+ *   q.run("b", () => { order.push("b1"); }),
+ * ]);
+ * if (order.join() !== "b1,a1,a2") throw new Error(order.join());
+ * // Re-entrant: a task awaiting a task on its own key does not deadlock.
+ * const v = await q.run("c", () => q.run("c", () => 42));
+ * if (v !== 42 || q.size !== 0) throw new Error("inline");
+ * ```
+ *
+ * @module
+ */
+
+import { AsyncLocalStorage } from "../deps.ts";
+
+interface Active {
+  queue: KeyedQueue;
+  key: string;
+  done: boolean;
+  parent: Active | undefined;
+}
+
+interface Entry {
+  tail: Promise<void>;
+  pending: number;
+}
+
+/** Serializes tasks per key. */
+export class KeyedQueue {
+  #entries = new Map<string, Entry>();
+  #als = new AsyncLocalStorage<Active>();
+
+  /** Keys with a task running or waiting. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Whether a key has a task running or waiting.
+   * @param key the key
+   * @returns true when busy
+   */
+  busy(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
+  #inside(key: string): Active | undefined {
+    for (let a = this.#als.getStore(); a !== undefined; a = a.parent) {
+      if (!a.done && a.queue === this && a.key === key) return a;
+    }
+    return undefined;
+  }
+
+  #exec<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
+    const active: Active = { queue: this, key, done: false, parent: this.#als.getStore() };
+    return this.#als.run(active, async () => {
+      try {
+        return await fn();
+      } finally {
+        active.done = true;
+      }
+    });
+  }
+
+  /** Run `fn` after every earlier task of `key` (inline when called from a task of `key`).
+   * @param key the serialization key (e.g. a Call-ID)
+   * @param fn the task
+   * @returns the task's result
+   */
+  run<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
+    if (this.#inside(key) !== undefined) return this.#exec(key, fn);
+    return this.#enqueue(key, fn);
+  }
+
+  /** Queue `fn` behind every task of `key`, also when called from inside one (never inline).
+   * The caller must not await the result from inside a task of the same key.
+   * @param key the serialization key
+   * @param fn the task
+   * @returns the task's result
+   */
+  post<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
+    return this.#enqueue(key, fn);
+  }
+
+  #enqueue<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      entry = { tail: Promise.resolve(), pending: 0 };
+      this.#entries.set(key, entry);
+    }
+    const e = entry;
+    e.pending++;
+    // Run outside any current task's context: a queued task is not nested in its poster.
+    const result = e.tail.then(() => this.#als.exit(() => this.#exec(key, fn)));
+    e.tail = result.then(
+      () => this.#settle(key, e),
+      () => this.#settle(key, e),
+    );
+    return result;
+  }
+
+  #settle(key: string, entry: Entry): void {
+    entry.pending--;
+    if (entry.pending === 0 && this.#entries.get(key) === entry) this.#entries.delete(key);
+  }
+}

@@ -1,0 +1,2001 @@
+/**
+ * The SIP stack of a service: owns the transport layer and the transaction layer, runs the
+ * request pipeline in NkSIP's order, keeps dialogs and INVITE sessions, and offers the UAC
+ * API (`options`, `register`, `invite`, `info`, `message`, `subscribe`, `notify`, `refer`,
+ * `publish`, `request`).
+ *
+ * Request pipeline for a new request (RFC 3261 §8.2 and NkSIP's `nksip_call_uas`):
+ *
+ * 1. the transaction layer absorbs retransmissions, answers CANCEL (§9.2) and sends 100
+ *    Trying for INVITE (§17.2.1);
+ * 2. a new Call-ID beyond `maxCalls` gets 503; work for one Call-ID is serialized;
+ * 3. `sipGetUserPass` for every Digest credential, then `sipAuthorize` (401/403/407);
+ * 4. `sipRoute`: process, reply, or proxy (proxying answers 501 in this version);
+ * 5. the §8.2 checks: 505, 483, 501/405 with Allow, 416, 482, 420 with Unsupported, 415;
+ * 6. in-dialog checks (§12.2.2): 481 without a dialog, 500 for an old CSeq, 491 glare;
+ * 7. the method callback; a throw answers 500 and the service lives on.
+ *
+ * @example Two stacks on 127.0.0.1 exchange an OPTIONS
+ * ```ts
+ * import { createSipStack } from "./sip_stack.ts";
+ * const uas = await createSipStack({ listen: ["sip:127.0.0.1:0;transport=udp"] });
+ * const uac = await createSipStack({ listen: ["sip:127.0.0.1:0;transport=udp"] });
+ * const port = uas.transports[0]!.port;
+ * const r = await uac.options(`sip:127.0.0.1:${port}`);
+ * if (r.status !== 200) throw new Error(`got ${r.status}`);
+ * await uac.close(0);
+ * await uas.close(0);
+ * ```
+ *
+ * @module
+ */
+
+import { getLogger } from "../deps.ts";
+import type { Logger } from "../deps.ts";
+import {
+  createRequest,
+  createResponse,
+  generateBranch,
+  generateCallId,
+  generateTag,
+} from "../sip/builders.ts";
+import { type Clock, DEFAULT_SIP_TIMERS, type SipTimers, systemClock } from "../sip/clock.ts";
+import type { TimerId } from "../sip/clock.ts";
+import { Dialog, type DialogEndReason, dialogIdOfResponse, DialogTable } from "../sip/dialog.ts";
+import {
+  buildChallenge,
+  DigestClient,
+  parseCredentials,
+  verifyCredentials,
+} from "../sip/digest.ts";
+import { glareBackoff } from "../sip/invite_session.ts";
+import { TransactionLayer } from "../sip/transaction_layer.ts";
+import type { ClientTransaction, InviteClientTransaction } from "../sip/transaction_client.ts";
+import type { InviteServerTransaction, ServerTransaction } from "../sip/transaction_server.ts";
+import { checkUasRequest } from "../sip/uas_core.ts";
+import { parseUri } from "../sip/uri.ts";
+import { validateMessage } from "../sip/validate.ts";
+import type { HeaderValue, SipMessage, SipRequest, SipResponse, Uri } from "../sip/types.ts";
+import { TransportLayer, type TransportLayerOptions } from "../transport/transport_layer.ts";
+import type {
+  InboundMessage,
+  ListenerInfo,
+  SendTarget,
+  SipTransport,
+  TlsOptions,
+  TransportLimits,
+  TransportName,
+} from "../transport/types.ts";
+import { KeyedQueue } from "./keyed_queue.ts";
+import { type HeaderMap, normalizeReply, type ReplyValue } from "./reply.ts";
+import {
+  type AuthInfo,
+  type AuthorizeResult,
+  CALLBACK_METHODS,
+  type Capabilities,
+  DEFAULT_ALLOW,
+  type DialogInfo,
+  type DialogStatus,
+  type MaybePromise,
+  methodCallbackName,
+  type MethodReply,
+  type PeerInfo,
+  REINVITE_FALLBACK,
+  resolveSipCallbacks,
+  type RouteDecision,
+  type SessionStatus,
+  type SipCall,
+  type SipCallbacks,
+} from "./sip_callbacks.ts";
+import type { MessageHooks, MessageInfo, SipStackCore } from "./types.ts";
+
+// ---------------------------------------------------------------------------------------
+// Public types
+
+/** Credentials for automatic Digest retries on 401/407 (RFC 3261 §22.2). */
+export interface UacCredentials {
+  /** The username. */
+  username: string;
+  /** The password. */
+  password: string;
+  /** Only answer challenges of this realm (default: any). */
+  realm?: string;
+}
+
+/** Options shared by every UAC request. */
+export interface UacOptions {
+  /** Headers to set, replacing any of the same name. */
+  headers?: HeaderMap;
+  /** Headers to add, in order, after the others. */
+  addHeaders?: [string, HeaderValue][];
+  /** The body, text or bytes. */
+  body?: string | Uint8Array;
+  /** The Content-Type of the body (default `text/plain` for MESSAGE with a body,
+   * `application/sdp` for INVITE/UPDATE/ACK with a body). */
+  contentType?: string;
+  /** Route set to preload (RFC 3261 §8.1.2), URIs, first hop first. */
+  route?: string[];
+  /** The From (default `<sip:{fromUser}@{our host}>`). */
+  from?: string;
+  /** The To (default the Request-URI). */
+  to?: string;
+  /** The Contact (default built from the listener used); `false` for none. */
+  contact?: string | false;
+  /** The Call-ID (default: a new one). */
+  callId?: string;
+  /** The CSeq number (default 1 for a new call). */
+  cseq?: number;
+  /** Force a transport (default per RFC 3263). */
+  transport?: TransportName;
+  /** Called for every provisional response. */
+  onProvisional?: (response: SipResponse) => void;
+  /** Abort: a pending INVITE is CANCELled (§9.1); other requests reject with the reason. */
+  signal?: AbortSignal;
+  /** Give up after this many ms: an INVITE is CANCELled, other requests resolve with 408. */
+  timeout?: number;
+  /** Credentials for automatic Digest retries. */
+  auth?: UacCredentials;
+  /** `Expires` header value (REGISTER, SUBSCRIBE, PUBLISH). */
+  expires?: number;
+  /** `Event` header value (SUBSCRIBE, NOTIFY, PUBLISH). */
+  event?: string;
+  /** `Subscription-State` header value for NOTIFY (default `active`). */
+  subscriptionState?: string;
+  /** `Refer-To` for REFER. */
+  referTo?: string;
+}
+
+/** Options of {@linkcode SipUac.invite} and re-INVITEs. */
+export interface InviteOptions extends UacOptions {
+  /** Send the ACK for a 2xx automatically (default true). With false, call
+   * `dialog.ack()` (e.g. to send an SDP answer in the ACK, RFC 3264 late offer). */
+  autoAck?: boolean;
+  /** Called once the early (or confirmed) dialog exists, e.g. to `cancel()` it. */
+  onDialog?: (dialog: DialogHandle) => void;
+  /** In a dialog: after a 491 to a re-INVITE or UPDATE, wait the RFC 3261 §14.1 back-off
+   * and retry once (default true). */
+  glareRetry?: boolean;
+}
+
+/** The outcome of a UAC request. */
+export interface UacResult {
+  /** The final status; 408 on a local timeout, 503 when the request could not be sent. */
+  status: number;
+  /** The reason phrase. */
+  reason: string;
+  /** The final response, undefined when it was generated locally. */
+  response: SipResponse | undefined;
+}
+
+/** The outcome of an INVITE. */
+export interface InviteResult extends UacResult {
+  /** The dialog, for a 2xx. */
+  dialog: DialogHandle | undefined;
+}
+
+/** Options of an ACK sent by hand (`autoAck: false`). */
+export interface AckOptions {
+  /** The body (an SDP answer for a late offer). */
+  body?: string | Uint8Array;
+  /** Its Content-Type (default `application/sdp`). */
+  contentType?: string;
+  /** Headers to set. */
+  headers?: HeaderMap;
+}
+
+/** The UAC API of a stack. */
+export interface SipUac {
+  /** Send any request outside a dialog. */
+  request(method: string, uri: string, options?: UacOptions): Promise<UacResult>;
+  /** Send OPTIONS. */
+  options(uri: string, options?: UacOptions): Promise<UacResult>;
+  /** Send REGISTER (the Request-URI is the registrar; To/From default to the URI). */
+  register(uri: string, options?: UacOptions): Promise<UacResult>;
+  /** Send INVITE; resolves on the final response, with the dialog for a 2xx. */
+  invite(uri: string, options?: InviteOptions): Promise<InviteResult>;
+  /** Send INFO. */
+  info(uri: string, options?: UacOptions): Promise<UacResult>;
+  /** Send MESSAGE (RFC 3428). */
+  message(uri: string, options?: UacOptions): Promise<UacResult>;
+  /** Send SUBSCRIBE (RFC 6665). */
+  subscribe(uri: string, options?: UacOptions): Promise<UacResult>;
+  /** Send NOTIFY (RFC 6665). */
+  notify(uri: string, options?: UacOptions): Promise<UacResult>;
+  /** Send REFER (RFC 3515). */
+  refer(uri: string, options?: UacOptions): Promise<UacResult>;
+  /** Send PUBLISH (RFC 3903). */
+  publish(uri: string, options?: UacOptions): Promise<UacResult>;
+}
+
+/** A dialog, on either side, with the in-dialog requests. */
+export interface DialogHandle extends DialogInfo {
+  /** Send the ACK for the 2xx of the last INVITE (when `autoAck` was false). */
+  ack(options?: AckOptions): Promise<void>;
+  /** CANCEL the pending INVITE of this dialog (UAC, before the final response, §9.1). */
+  cancel(): void;
+  /** Send BYE (§15.1). */
+  bye(options?: UacOptions): Promise<UacResult>;
+  /** Send a re-INVITE (§14.1). */
+  reinvite(options?: InviteOptions): Promise<UacResult>;
+  /** Send UPDATE (RFC 3311). */
+  update(options?: InviteOptions): Promise<UacResult>;
+  /** Send INFO. */
+  info(options?: UacOptions): Promise<UacResult>;
+  /** Send MESSAGE. */
+  message(options?: UacOptions): Promise<UacResult>;
+  /** Send NOTIFY. */
+  notify(options?: UacOptions): Promise<UacResult>;
+  /** Send REFER. */
+  refer(options?: UacOptions): Promise<UacResult>;
+  /** Send any in-dialog request. */
+  request(method: string, options?: UacOptions): Promise<UacResult>;
+  /** The local SDP of the session, if any. */
+  readonly localSdp: string | undefined;
+  /** The remote SDP of the session, if any. */
+  readonly remoteSdp: string | undefined;
+}
+
+/** Options of {@linkcode createSipStack}. Everything has a default. */
+export interface SipStackOptions {
+  /** Name for logs (category `["sipkit", name, "sip"]`). */
+  name?: string;
+  /** Listen URIs (see the transport layer). */
+  listen?: readonly string[];
+  /** A transport to use instead of a new {@linkcode TransportLayer} (e.g. in memory).
+   * The stack closes it on `close`. */
+  transport?: SipTransport;
+  /** Options of the {@linkcode TransportLayer} created when no `transport` is given. */
+  transportOptions?: TransportLayerOptions;
+  /** The SIP callbacks; missing ones take the defaults of `sip_callbacks.ts`. */
+  callbacks?: Partial<SipCallbacks>;
+  /** Clock for the SIP timers (default the system clock). */
+  clock?: Clock;
+  /** T1, T2, T4. */
+  timers?: Partial<SipTimers>;
+  /** Delay of the automatic 100 Trying to INVITE in ms, or false for none (default 200;
+   * NkSIP's `no_100`). */
+  tryingDelay?: number | false;
+  /** Most concurrent calls (Call-IDs with a transaction or dialog); beyond it 503
+   * (default 100000). */
+  maxCalls?: number;
+  /** Limits: `maxTransactions` (default 10000: beyond that many requests in flight, i.e.
+   * without a final response yet, new requests get 503) and the transport limits (passed to
+   * the {@linkcode TransportLayer}). */
+  limits?: Partial<TransportLimits> & { maxTransactions?: number };
+  /** RFC 3261 §18.1.1 UDP size threshold in bytes (passed to the transport). */
+  udpMaxSize?: number;
+  /** TLS settings (passed to the transport). */
+  tls?: TlsOptions;
+  /** RFC 5626 keep-alive interval in ms (passed to the transport). */
+  keepAliveInterval?: number;
+  /** RFC 5626 pong timeout in ms (passed to the transport). */
+  keepAliveTimeout?: number;
+  /** Extra option tags for Supported. */
+  supported?: readonly string[];
+  /** Extra body types for Accept. */
+  accept?: readonly string[];
+  /** Event packages for Allow-Events. */
+  events?: readonly string[];
+  /** Methods advertised in Allow (default: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE,
+   * MESSAGE, SUBSCRIBE, NOTIFY, REFER; add REGISTER/PUBLISH when you answer them). Requests
+   * of any method with a callback reach it; others get 501/405. */
+  allow?: readonly string[];
+  /** The user part of our From and Contact (default `sipkit`). */
+  fromUser?: string;
+  /** Realm of the default Digest challenges (default the stack name). */
+  realm?: string;
+  /** Secret for stateless nonces (default random per stack). */
+  nonceSecret?: string;
+  /** Serialization queue per Call-ID (default a new one). */
+  queue?: KeyedQueue;
+  /** Hooks for every message in and out (trace, stats). */
+  hooks?: MessageHooks;
+  /** End dialogs idle for this long in ms (default 1800000 = 30 min). */
+  dialogIdleTimeout?: number;
+  /** Longest wait in `close` for transactions in flight, ms (default 32000). */
+  closeTimeout?: number;
+  /** INVITE timeout in ms (default 180000, like Timer C): a UAC INVITE is CANCELled after
+   * it, an incoming INVITE nobody answered gets 408. */
+  inviteTimeout?: number;
+}
+
+/** What {@linkcode SipStack.update} can change live. */
+export interface SipStackUpdate {
+  /** The new full list of listen URIs: new ones open, missing ones close. */
+  listen?: readonly string[];
+  /** New T1, T2, T4 (for transactions started from now on). */
+  timers?: Partial<SipTimers>;
+  /** New limits (`maxTransactions`, `maxCalls`: beyond them new requests get 503). */
+  limits?: { maxTransactions?: number; maxCalls?: number };
+  /** New call cap. */
+  maxCalls?: number;
+  /** New Supported tags. */
+  supported?: readonly string[];
+  /** New Accept types. */
+  accept?: readonly string[];
+  /** New event packages. */
+  events?: readonly string[];
+  /** New From/Contact user. */
+  fromUser?: string;
+}
+
+/** Live counters, for leak checks and metrics. */
+export interface SipStackCounts {
+  /** Transactions in the transaction layer. */
+  transactions: number;
+  /** Live dialogs. */
+  dialogs: number;
+  /** Calls (Call-IDs) in progress. */
+  calls: number;
+  /** UAC requests awaiting a final response. */
+  pendingRequests: number;
+  /** Running timers of the stack (transactions, dialogs, 2xx retransmissions). */
+  timers: number;
+}
+
+/** A running SIP stack. */
+export interface SipStack extends SipUac, SipStackCore, AsyncDisposable {
+  /** The stack name. */
+  readonly name: string;
+  /** The open listeners with their real ports. */
+  readonly transports: readonly ListenerInfo[];
+  /** The transport in use. */
+  readonly transport: SipTransport;
+  /** The effective callbacks. */
+  readonly callbacks: SipCallbacks;
+  /** What the stack offers. */
+  readonly capabilities: Capabilities;
+  /** Live counters. */
+  readonly counts: SipStackCounts;
+  /** The live dialogs. */
+  dialogs(): DialogHandle[];
+  /** Replace the callbacks (missing ones take the defaults). */
+  setCallbacks(callbacks: Partial<SipCallbacks>): void;
+  /** Change options live without failing a transaction in flight. */
+  update(options: SipStackUpdate): Promise<void>;
+  /** Refuse new requests (503), let transactions in flight finish (bounded by `timeout`,
+   * default the `closeTimeout` option), then close everything. */
+  close(timeout?: number): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Internals
+
+type Ctx =
+  | { kind: "out"; target: SendTarget }
+  | { kind: "in"; inbound: InboundMessage };
+
+const DEFAULT_SUPPORTED: readonly string[] = [];
+const DEFAULT_ACCEPT: readonly string[] = [
+  "application/sdp",
+  "text/plain",
+  "message/sipfrag",
+  "application/dtmf-relay",
+  "*/*",
+];
+const TEXT_DECODER = new TextDecoder();
+
+interface Pending {
+  resolve(result: UacResult): void;
+  request: SipRequest;
+  options: InviteOptions;
+  onFinal(res: SipResponse): void;
+  onProvisional(res: SipResponse): void;
+  fail(status: number, reason: string): void;
+  done: boolean;
+}
+
+function hostForUri(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+function applyHeaders(
+  msg: SipMessage,
+  headers: HeaderMap | undefined,
+  add: [string, HeaderValue][] | undefined,
+): void {
+  if (headers !== undefined) {
+    for (const [name, value] of Object.entries(headers)) msg.setHeader(name, value);
+  }
+  if (add !== undefined) { for (const [name, value] of add) msg.appendHeader(name, value); }
+}
+
+function sdpOf(msg: SipMessage): string | undefined {
+  return msg.contentLength > 0 && msg.contentType === "application/sdp"
+    ? msg.bodyText()
+    : undefined;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Per-dialog state kept by the stack around the dialog of `sip/dialog.ts`. */
+class DialogEntry implements DialogHandle {
+  readonly dialog: Dialog;
+  readonly #stack: Stack;
+  /** Stream flow to reuse for requests to the peer. */
+  flow: SendTarget | undefined;
+  /** UAC: the pending INVITE transaction of this dialog (for cancel / glare). */
+  pendingInvite: InviteClientTransaction<Ctx> | undefined;
+  /** UAS: an incoming INVITE is being processed (§14.2: a second one gets 500). */
+  incomingInvite = false;
+  /** UAC: the ACK sent for the 2xx of each INVITE CSeq (resent on 2xx retransmissions). */
+  acks = new Map<number, SipRequest>();
+  /** UAC with autoAck false: the 2xx awaiting our ACK. */
+  awaitingAck: { cseq: number; response: SipResponse } | undefined;
+  /** UAS: 2xx retransmission until the ACK (§13.3.1.4). */
+  retrans: { cseq: number; timer: TimerId | undefined; giveUp: TimerId | undefined } | undefined;
+  localSdp: string | undefined;
+  remoteSdp: string | undefined;
+  /** An offer we made that awaits the answer (late offer in a 2xx to our INVITE). */
+  offerPending: "local" | "remote" | undefined;
+
+  constructor(stack: Stack, dialog: Dialog, flow: SendTarget | undefined) {
+    this.#stack = stack;
+    this.dialog = dialog;
+    this.flow = flow;
+  }
+
+  get id(): string {
+    return this.dialog.id;
+  }
+  get callId(): string {
+    return this.dialog.callId;
+  }
+  get localTag(): string {
+    return this.dialog.localTag;
+  }
+  get remoteTag(): string {
+    return this.dialog.remoteTag;
+  }
+  get state(): "early" | "confirmed" | "terminated" {
+    return this.dialog.state;
+  }
+  get isUac(): boolean {
+    return this.dialog.role === "uac";
+  }
+
+  ack(options: AckOptions = {}): Promise<void> {
+    const pending = this.awaitingAck;
+    if (pending === undefined) {
+      return Promise.reject(new TypeError("No 2xx is waiting for an ACK in this dialog."));
+    }
+    this.awaitingAck = undefined;
+    return this.#stack.sendAck(this, pending.cseq, options);
+  }
+
+  cancel(): void {
+    const tx = this.pendingInvite;
+    if (tx !== undefined) this.#stack.cancelInvite(tx);
+  }
+
+  bye(options: UacOptions = {}): Promise<UacResult> {
+    return this.request("BYE", options);
+  }
+  reinvite(options: InviteOptions = {}): Promise<UacResult> {
+    return this.request("INVITE", options);
+  }
+  update(options: InviteOptions = {}): Promise<UacResult> {
+    return this.request("UPDATE", options);
+  }
+  info(options: UacOptions = {}): Promise<UacResult> {
+    return this.request("INFO", options);
+  }
+  message(options: UacOptions = {}): Promise<UacResult> {
+    return this.request("MESSAGE", options);
+  }
+  notify(options: UacOptions = {}): Promise<UacResult> {
+    return this.request("NOTIFY", options);
+  }
+  refer(options: UacOptions = {}): Promise<UacResult> {
+    return this.request("REFER", options);
+  }
+  request(method: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#stack.sendInDialog(this, method, options);
+  }
+}
+
+/** The handle of one incoming request. */
+class ServerCall implements SipCall {
+  readonly request: SipRequest;
+  readonly tx: ServerTransaction<Ctx>;
+  readonly inbound: InboundMessage;
+  readonly #stack: Stack;
+  readonly toTag: string;
+  responded = false;
+  /** Counted as in flight (calls, close) until the final response. */
+  tracked = false;
+  entry: DialogEntry | undefined;
+  guard: TimerId | undefined;
+
+  constructor(
+    stack: Stack,
+    request: SipRequest,
+    tx: ServerTransaction<Ctx>,
+    inbound: InboundMessage,
+  ) {
+    this.#stack = stack;
+    this.request = request;
+    this.tx = tx;
+    this.inbound = inbound;
+    this.toTag = request.to.tag ?? generateTag();
+  }
+
+  get callId(): string {
+    return this.request.callId;
+  }
+  get method(): string {
+    return this.request.method;
+  }
+  get peer(): PeerInfo {
+    return peerOf(this.inbound);
+  }
+  get dialog(): DialogHandle | undefined {
+    return this.entry;
+  }
+  get capabilities(): Capabilities {
+    return this.#stack.capabilities;
+  }
+  get replied(): boolean {
+    return this.tx.finalSent;
+  }
+  get uac(): SipUac {
+    return this.#stack;
+  }
+  reply(value: ReplyValue): boolean {
+    return this.#stack.replyTo(this, value);
+  }
+  get [REINVITE_FALLBACK](): () => MaybePromise<MethodReply> {
+    return () => this.#stack.callbacks.sipInvite(this.request, this);
+  }
+}
+
+function peerOf(inbound: InboundMessage): PeerInfo {
+  return {
+    transport: inbound.transport,
+    remoteHost: inbound.remote.host,
+    remotePort: inbound.remote.port,
+    localHost: inbound.local.host,
+    localPort: inbound.local.port,
+  };
+}
+
+function infoOf(inbound: InboundMessage): MessageInfo {
+  return {
+    transport: inbound.transport,
+    local: inbound.local,
+    remote: inbound.remote,
+    flowId: inbound.flowId,
+  };
+}
+
+class Stack implements SipStack {
+  readonly name: string;
+  readonly transport: SipTransport;
+  readonly #log: Logger;
+  readonly #tl: TransactionLayer<Ctx>;
+  readonly #clock: Clock;
+  readonly #queue: KeyedQueue;
+  readonly #hooks: MessageHooks | undefined;
+  readonly #dialogs = new DialogTable();
+  readonly #entries = new Map<string, DialogEntry>();
+  readonly #pending = new Map<ClientTransaction<Ctx>, Pending>();
+  readonly #serverCalls = new WeakMap<ServerTransaction<Ctx>, ServerCall>();
+  readonly #sendChains = new WeakMap<
+    ClientTransaction<Ctx> | ServerTransaction<Ctx>,
+    Promise<void>
+  >();
+  readonly #calls = new Map<string, number>();
+  readonly #listenIds = new Map<string, string[]>();
+  readonly #timers = new Set<TimerId>();
+  readonly #sleepers = new Set<() => void>();
+  readonly #opts: SipStackOptions;
+  readonly #nonceSecret: string;
+  #callbacks: SipCallbacks;
+  #capabilities: Capabilities;
+  #acceptedMethods: string[];
+  #maxCalls: number;
+  #maxTransactions: number;
+  #fromUser: string;
+  #closing = false;
+  #closed = false;
+  #uacPending = 0;
+  #inflightServer = 0;
+
+  constructor(options: SipStackOptions, transport: SipTransport) {
+    this.#opts = options;
+    this.name = options.name ?? "sipkit";
+    this.#log = getLogger(["sipkit", this.name, "sip"]);
+    this.transport = transport;
+    this.#clock = options.clock ?? systemClock;
+    this.#queue = options.queue ?? new KeyedQueue();
+    this.#hooks = options.hooks;
+    this.#callbacks = resolveSipCallbacks(options.callbacks);
+    this.#capabilities = this.#makeCapabilities(options);
+    this.#acceptedMethods = [...new Set([...CALLBACK_METHODS, ...this.#capabilities.allow])];
+    this.#maxCalls = options.maxCalls ?? 100_000;
+    this.#maxTransactions = options.limits?.maxTransactions ?? 10_000;
+    this.#fromUser = options.fromUser ?? "sipkit";
+    this.#nonceSecret = options.nonceSecret ?? crypto.randomUUID();
+    const tlOptions: ConstructorParameters<typeof TransactionLayer<Ctx>>[0] = {
+      clock: this.#clock,
+      timers: { ...DEFAULT_SIP_TIMERS, ...options.timers },
+      send: (msg, ctx, tx) => this.#send(msg, ctx, tx),
+      onRequest: (req, tx, info) => this.#onRequest(req, tx, info.ctx, info.merged),
+      onResponse: (res, tx, ctx) => this.#onResponse(res, tx, ctx),
+      onCancel: (cancel, invite) => this.#onCancel(cancel, invite),
+      onTimeout: (tx) => this.#onClientFailure(tx, 408, "Request Timeout"),
+      onTransportError: (tx, error) => {
+        this.#log.info("Transport error: {error}", { error: errorText(error) });
+        this.#onClientFailure(tx, 503, "Service Unavailable");
+      },
+      onCallbackError: (error) =>
+        this.#log.error("Internal error in the SIP stack: {error}", { error: errorText(error) }),
+    };
+    if (options.tryingDelay !== undefined) tlOptions.tryingDelay = options.tryingDelay;
+    this.#tl = new TransactionLayer<Ctx>(tlOptions);
+    transport.onMessage((m) => this.#onInbound(m));
+  }
+
+  #makeCapabilities(o: {
+    allow?: readonly string[] | undefined;
+    supported?: readonly string[] | undefined;
+    accept?: readonly string[] | undefined;
+    events?: readonly string[] | undefined;
+  }): Capabilities {
+    const uniq = (xs: readonly string[]): string[] => [...new Set(xs)];
+    return {
+      allow: uniq(o.allow ?? DEFAULT_ALLOW),
+      supported: uniq([...DEFAULT_SUPPORTED, ...(o.supported ?? [])]),
+      accept: uniq([...(o.accept ?? []), ...DEFAULT_ACCEPT]),
+      events: uniq(o.events ?? []),
+    };
+  }
+
+  // --- public API ---
+
+  get transports(): readonly ListenerInfo[] {
+    return this.transport.listeners;
+  }
+  get callbacks(): SipCallbacks {
+    return this.#callbacks;
+  }
+  get capabilities(): Capabilities {
+    return this.#capabilities;
+  }
+  get counts(): SipStackCounts {
+    let timers = this.#tl.timerCount + this.#dialogs.timerCount + this.#timers.size;
+    for (const e of this.#entries.values()) {
+      if (e.retrans?.timer !== undefined) timers++;
+      if (e.retrans?.giveUp !== undefined) timers++;
+    }
+    return {
+      transactions: this.#tl.transactionCount,
+      dialogs: this.#dialogs.size,
+      calls: this.#calls.size,
+      pendingRequests: this.#uacPending,
+      timers,
+    };
+  }
+  dialogs(): DialogHandle[] {
+    return [...this.#entries.values()];
+  }
+  setCallbacks(callbacks: Partial<SipCallbacks>): void {
+    this.#callbacks = resolveSipCallbacks(callbacks);
+  }
+
+  async listen(uris: readonly string[]): Promise<void> {
+    for (const uri of uris) {
+      if (this.#listenIds.has(uri)) continue;
+      const infos = await this.transport.listen(uri);
+      this.#listenIds.set(uri, infos.map((i) => i.id));
+    }
+  }
+
+  async update(options: SipStackUpdate): Promise<void> {
+    if (options.timers !== undefined) Object.assign(this.#tl.timers, options.timers);
+    if (options.limits?.maxTransactions !== undefined) {
+      this.#maxTransactions = options.limits.maxTransactions;
+    }
+    if (options.limits?.maxCalls !== undefined) this.#maxCalls = options.limits.maxCalls;
+    if (options.maxCalls !== undefined) this.#maxCalls = options.maxCalls;
+    if (options.fromUser !== undefined) this.#fromUser = options.fromUser;
+    if (
+      options.supported !== undefined || options.accept !== undefined ||
+      options.events !== undefined
+    ) {
+      this.#capabilities = this.#makeCapabilities({
+        allow: this.#capabilities.allow,
+        supported: options.supported ?? this.#opts.supported,
+        accept: options.accept ?? this.#opts.accept,
+        events: options.events ?? this.#capabilities.events,
+      });
+    }
+    if (options.listen !== undefined) {
+      const wanted = new Set(options.listen);
+      for (const [uri, ids] of [...this.#listenIds]) {
+        if (wanted.has(uri)) continue;
+        for (const id of ids) await this.transport.unlisten(id);
+        this.#listenIds.delete(uri);
+      }
+      await this.listen(options.listen);
+    }
+  }
+
+  request(method: string, uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew(method.toUpperCase(), uri, options);
+  }
+  options(uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew("OPTIONS", uri, options);
+  }
+  register(uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew("REGISTER", uri, options);
+  }
+  async invite(uri: string, options: InviteOptions = {}): Promise<InviteResult> {
+    const r = await this.#sendNew("INVITE", uri, options);
+    return r as InviteResult;
+  }
+  info(uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew("INFO", uri, options);
+  }
+  message(uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew("MESSAGE", uri, options);
+  }
+  subscribe(uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew("SUBSCRIBE", uri, options);
+  }
+  notify(uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew("NOTIFY", uri, options);
+  }
+  refer(uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew("REFER", uri, options);
+  }
+  publish(uri: string, options: UacOptions = {}): Promise<UacResult> {
+    return this.#sendNew("PUBLISH", uri, options);
+  }
+
+  async close(timeout?: number): Promise<void> {
+    if (this.#closed) return;
+    this.#closing = true;
+    const limit = timeout ?? this.#opts.closeTimeout ?? 32_000;
+    const deadline = Date.now() + limit;
+    // Transactions in flight: UAC requests awaiting a final response, and requests we are
+    // still processing. Poll with a short real timer, bounded by the deadline.
+    while ((this.#uacPending > 0 || this.#inflightServer > 0) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 10));
+    }
+    this.#closed = true;
+    for (const wake of [...this.#sleepers]) wake();
+    this.#sleepers.clear();
+    for (const p of [...this.#pending.values()]) p.fail(503, "Service Unavailable");
+    this.#pending.clear();
+    for (const e of this.#entries.values()) this.#stopRetrans(e);
+    for (const t of this.#timers) this.#clock.clearTimeout(t);
+    this.#timers.clear();
+    this.#dialogs.clear();
+    this.#entries.clear();
+    this.#tl.close();
+    await this.transport.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // --- timers owned by the stack ---
+
+  #setTimer(fn: () => void, ms: number): TimerId {
+    const id: TimerId = this.#clock.setTimeout(() => {
+      this.#timers.delete(id);
+      fn();
+    }, ms);
+    this.#timers.add(id);
+    return id;
+  }
+
+  #clearTimer(id: TimerId | undefined): void {
+    if (id === undefined) return;
+    this.#clock.clearTimeout(id);
+    this.#timers.delete(id);
+  }
+
+  // --- call accounting (maxCalls) ---
+
+  #callRef(callId: string, delta: number): void {
+    const n = (this.#calls.get(callId) ?? 0) + delta;
+    if (n <= 0) this.#calls.delete(callId);
+    else this.#calls.set(callId, n);
+  }
+
+  // --- sending ---
+
+  #send(msg: SipMessage, ctx: Ctx, tx: ClientTransaction<Ctx> | ServerTransaction<Ctx>): void {
+    if (ctx.kind === "out") {
+      if (msg.kind !== "request") return;
+      const target = ctx.target;
+      this.transport.sendRequest(msg, target).then((used) => {
+        if (used.flowId !== undefined) ctx.target = used;
+        this.#hookOut(msg, used);
+      }, (error) => tx.transportError(error));
+    } else {
+      if (msg.kind !== "response") return;
+      const inbound = ctx.inbound;
+      // Keep the responses of one transaction in order (a 180 must not overtake the 200):
+      // each send starts once the previous one of the transaction is done.
+      const previous = this.#sendChains.get(tx);
+      const send = (): Promise<void> =>
+        this.transport.sendResponse(msg, inbound).then(
+          () => this.#hookOutInbound(msg, inbound),
+          (error) => tx.transportError(error),
+        );
+      const next = previous === undefined ? send() : previous.then(send);
+      this.#sendChains.set(tx, next);
+    }
+  }
+
+  #hookOut(msg: SipMessage, target: SendTarget): void {
+    const hooks = this.#hooks;
+    if (hooks === undefined || !hooks.active) return;
+    const local = this.#listenerFor(target.transport, target.host);
+    hooks.messageOut(msg, {
+      transport: target.transport,
+      local: { host: local?.host ?? "", port: local?.port ?? 0 },
+      remote: { host: target.host, port: target.port },
+      flowId: target.flowId,
+    });
+  }
+
+  #hookOutInbound(msg: SipMessage, inbound: InboundMessage): void {
+    const hooks = this.#hooks;
+    if (hooks === undefined || !hooks.active) return;
+    hooks.messageOut(msg, infoOf(inbound));
+  }
+
+  #listenerFor(transport: TransportName, host: string): ListenerInfo | undefined {
+    const v6 = host.includes(":");
+    const all = this.transport.listeners;
+    const same = all.filter((l) => l.transport === transport);
+    return same.find((l) => l.host.includes(":") === v6) ?? same[0] ??
+      all.find((l) => l.host.includes(":") === v6) ?? all[0];
+  }
+
+  /** Our Contact for requests going over `target`. */
+  #contactFor(target: SendTarget, user: string): string {
+    const l = this.#listenerFor(target.transport, target.host);
+    let host = l?.host ?? "127.0.0.1";
+    if (host === "0.0.0.0" || host === "::") host = target.host.includes(":") ? "::1" : "127.0.0.1";
+    const port = l?.port ?? 5060;
+    const scheme = target.transport === "tls" || target.transport === "wss" ? "sips" : "sip";
+    const tp = target.transport === "udp" || target.transport === "tls"
+      ? ""
+      : `;transport=${target.transport}`;
+    const u = user === "" ? "" : `${user}@`;
+    return `<${scheme}:${u}${hostForUri(host)}:${port}${tp}>`;
+  }
+
+  /** Our Contact for a response to a request that came in on `inbound`. */
+  #contactForInbound(inbound: InboundMessage): string {
+    return this.#contactFor(
+      { transport: inbound.transport, host: inbound.remote.host, port: inbound.remote.port },
+      this.#fromUser,
+    );
+  }
+
+  async #resolveTarget(uri: Uri, transport: TransportName | undefined): Promise<SendTarget> {
+    const u = uri.clone();
+    if (transport !== undefined) u.params.set("transport", transport);
+    const targets = await this.transport.resolve(u);
+    const first = targets[0];
+    if (first === undefined) throw new Error(`No target for ${uri}`);
+    return first;
+  }
+
+  // --- inbound ---
+
+  #onInbound(m: InboundMessage): void {
+    const hooks = this.#hooks;
+    if (hooks !== undefined && hooks.active) {
+      try {
+        hooks.messageIn(m.message, infoOf(m));
+      } catch (error) {
+        this.#log.warn("A message hook threw: {error}", { error: errorText(error) });
+      }
+    }
+    if (this.#closed) return;
+    this.#tl.receive(m.message, { kind: "in", inbound: m }, m.transport !== "udp");
+  }
+
+  #onRequest(
+    req: SipRequest,
+    tx: ServerTransaction<Ctx> | undefined,
+    ctx: Ctx,
+    merged: boolean,
+  ): void {
+    if (ctx.kind !== "in") return;
+    if (tx === undefined) {
+      this.#onAck2xx(req, ctx.inbound);
+      return;
+    }
+    const call = new ServerCall(this, req, tx, ctx.inbound);
+    this.#serverCalls.set(tx, call);
+    // While closing, only requests inside live dialogs (BYE, re-INVITE, ...) are processed.
+    if (
+      this.#closing && (req.to.tag === undefined || this.#dialogs.forRequest(req) === undefined)
+    ) {
+      this.#replyRaw(call, 503, "Service Unavailable", [["Retry-After", "5"]]);
+      return;
+    }
+    // Transactions in flight: requests we are processing and requests we sent, both still
+    // without a final response. (Completed transactions that only absorb retransmissions
+    // for 64*T1 do not count: they cost no work.)
+    if (this.#inflightServer + this.#uacPending >= this.#maxTransactions) {
+      this.#replyRaw(call, 503, "Too Many Transactions", [["Retry-After", "5"]]);
+      return;
+    }
+    const callId = req.callId;
+    if (!this.#calls.has(callId) && this.#calls.size >= this.#maxCalls) {
+      this.#replyRaw(call, 503, "Too Many Calls", [["Retry-After", "5"]]);
+      return;
+    }
+    this.#callRef(callId, 1);
+    this.#inflightServer++;
+    call.tracked = true;
+    this.#queue.run(callId, () => this.#pipeline(call, merged)).catch((error) => {
+      this.#log.error("Request pipeline failed: {error}", { error: errorText(error) });
+      if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
+    }).finally(() => {
+      if (call.replied || call.tx.state === "terminated") this.#finishCall(call);
+    });
+  }
+
+  async #pipeline(call: ServerCall, merged: boolean): Promise<void> {
+    const req = call.request;
+    const cb = this.#callbacks;
+    try {
+      const invalid = validateMessage(req);
+      if (invalid !== undefined) {
+        this.#replyRaw(call, invalid.status, invalid.reason);
+        return;
+      }
+      // Authorization (NkSIP: sip_get_user_pass, then sip_authorize).
+      const auth = await this.#authInfo(call);
+      const decision: AuthorizeResult = await cb.sipAuthorize(auth, req, call);
+      if (decision !== "ok" && !this.#applyAuthorize(call, decision)) return;
+      if (call.replied) return;
+      // Routing.
+      const uri = req.uri;
+      const route: RouteDecision = await cb.sipRoute(
+        uri.scheme,
+        uri.user ?? "",
+        uri.host,
+        req,
+        call,
+      );
+      if (call.replied) return;
+      if (route !== "process" && route !== "process_stateless") {
+        if (typeof route === "object" && "reply" in route) {
+          call.reply(route.reply);
+        } else if (typeof route === "object" && "replyStateless" in route) {
+          call.reply(route.replyStateless);
+        } else {
+          this.#replyRaw(call, 501, "Proxying Not Implemented");
+        }
+        return;
+      }
+      // §8.2 checks.
+      const rejection = checkUasRequest(req, {
+        allow: this.#acceptedMethods,
+        supported: this.#capabilities.supported,
+        accept: this.#capabilities.accept,
+        merged,
+      });
+      if (rejection !== undefined) {
+        this.#replyRaw(call, rejection.status, rejection.reason, rejection.headers);
+        return;
+      }
+      // §12.2.2 in-dialog requests.
+      const inDialog = req.to.tag !== undefined;
+      if (inDialog) {
+        const dialog = this.#dialogs.forRequest(req);
+        const entry = dialog === undefined ? undefined : this.#entries.get(dialog.id);
+        if (dialog === undefined || entry === undefined) {
+          this.#replyRaw(call, 481, "Call/Transaction Does Not Exist");
+          return;
+        }
+        if (req.method === "INVITE") {
+          // §14.2: glare with our own re-INVITE → 491; a second incoming one → 500.
+          if (entry.pendingInvite !== undefined) {
+            this.#replyRaw(call, 491, "Request Pending");
+            return;
+          }
+          if (entry.incomingInvite || entry.retrans !== undefined) {
+            this.#replyRaw(call, 500, "Server Internal Error", [["Retry-After", "1"]]);
+            return;
+          }
+        }
+        const stateBefore = dialog.state;
+        const rej = dialog.receiveRequest(req);
+        if (rej !== undefined) {
+          this.#replyRaw(call, rej.status, rej.reason);
+          return;
+        }
+        call.entry = entry;
+        if (call.inbound.flowId !== undefined) entry.flow = flowTarget(call.inbound);
+        if (req.method === "INVITE") entry.incomingInvite = true;
+        if (req.method === "BYE") {
+          this.#stopRetrans(entry);
+          if (stateBefore !== "terminated") this.#sessionStop(entry);
+        }
+      }
+      const name = methodCallbackName(req.method, inDialog);
+      if (name === undefined) {
+        this.#replyRaw(call, 405, "Method Not Allowed", [[
+          "Allow",
+          this.#capabilities.allow.join(", "),
+        ]]);
+        return;
+      }
+      const value = await cb[name](req, call);
+      if (value !== undefined && typeof value !== "symbol") call.reply(value);
+      else if (!call.replied) this.#deferGuard(call);
+    } catch (error) {
+      this.#log.error("SIP callback for {method} failed: {error}", {
+        method: req.method,
+        error: errorText(error),
+      });
+      if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
+    }
+  }
+
+  /** The request got its final response (or its transaction ended): it no longer counts
+   * as in flight. */
+  #finishCall(call: ServerCall): void {
+    if (!call.tracked) return;
+    call.tracked = false;
+    this.#clearTimer(call.guard);
+    call.guard = undefined;
+    this.#callRef(call.callId, -1);
+    this.#inflightServer--;
+  }
+
+  /** A request answered "later" gets a final response if nobody answers in time: 500
+   * after 64*T1 for non-INVITE, 408 after `inviteTimeout` for INVITE. */
+  #deferGuard(call: ServerCall): void {
+    if (call.replied) return;
+    const invite = call.method === "INVITE";
+    const ms = invite ? (this.#opts.inviteTimeout ?? 180_000) : 64 * this.#tl.timers.t1;
+    call.guard = this.#setTimer(() => {
+      call.guard = undefined;
+      if (call.replied) return;
+      if (invite) this.#replyRaw(call, 408, "Request Timeout");
+      else this.#replyRaw(call, 500, "No Reply From Callback");
+    }, ms);
+  }
+
+  async #authInfo(call: ServerCall): Promise<AuthInfo> {
+    const req = call.request;
+    const digest = new Map<string, boolean>();
+    const dialog = req.to.tag !== undefined && this.#dialogs.forRequest(req) !== undefined;
+    for (const header of ["Authorization", "Proxy-Authorization"]) {
+      for (const value of req.headers(header)) {
+        let creds;
+        try {
+          creds = parseCredentials(value);
+        } catch {
+          continue;
+        }
+        const pass = await this.#callbacks.sipGetUserPass(creds.username, creds.realm, req, call);
+        let ok: boolean;
+        if (pass === true) ok = true;
+        else if (pass === false) ok = false;
+        else {
+          const secret = pass.startsWith("HA1!") ? { ha1: pass.slice(4) } : { password: pass };
+          const r = verifyCredentials(creds, {
+            method: req.method,
+            realm: creds.realm,
+            secret: this.#nonceSecret,
+            now: Date.now(),
+            body: req.body,
+            ...secret,
+          });
+          ok = r.ok;
+        }
+        digest.set(creds.realm, (digest.get(creds.realm) ?? false) || ok);
+      }
+    }
+    return { dialog, register: false, digest };
+  }
+
+  /** Answer a non-ok authorization; returns false when the request was answered. */
+  #applyAuthorize(call: ServerCall, decision: AuthorizeResult): boolean {
+    const realm = this.#opts.realm ?? this.name;
+    const challenge = (r: string): string =>
+      buildChallenge({ realm: r, secret: this.#nonceSecret, now: Date.now() });
+    if (decision === "forbidden") {
+      this.#replyRaw(call, 403, "Forbidden");
+    } else if (decision === "authenticate") {
+      this.#replyRaw(call, 401, "Unauthorized", [["WWW-Authenticate", challenge(realm)]]);
+    } else if (decision === "proxy_authenticate") {
+      this.#replyRaw(call, 407, "Proxy Authentication Required", [[
+        "Proxy-Authenticate",
+        challenge(realm),
+      ]]);
+    } else if (typeof decision === "object" && "authenticate" in decision) {
+      this.#replyRaw(call, 401, "Unauthorized", [[
+        "WWW-Authenticate",
+        challenge(decision.authenticate),
+      ]]);
+    } else if (typeof decision === "object" && "proxyAuthenticate" in decision) {
+      this.#replyRaw(call, 407, "Proxy Authentication Required", [[
+        "Proxy-Authenticate",
+        challenge(decision.proxyAuthenticate),
+      ]]);
+    } else {
+      this.#replyRaw(call, 500, "Invalid Authorization Decision");
+    }
+    return false;
+  }
+
+  #replyRaw(
+    call: ServerCall,
+    status: number,
+    reason: string,
+    headers: [string, string][] = [],
+  ): void {
+    const addHeaders: [string, HeaderValue][] = headers;
+    this.replyTo(call, { status, reason, addHeaders });
+  }
+
+  /** Send a response for an incoming request (the body of `call.reply`). */
+  replyTo(call: ServerCall, value: ReplyValue): boolean {
+    const n = normalizeReply(value);
+    const tx = call.tx;
+    if (tx.finalSent || tx.state === "terminated") return false;
+    if (n.status === 100) return false; // the transaction layer sends 100 Trying itself
+    const req = call.request;
+    const res = createResponse(req, n.status, n.reason, { toTag: call.toTag });
+    for (const [name, value] of n.headers) res.setHeader(name, value);
+    for (const [name, value] of n.addHeaders) res.appendHeader(name, value);
+    if (n.body !== undefined) {
+      res.body = n.body;
+      if (n.contentType !== undefined) res.setHeader("Content-Type", n.contentType);
+    }
+    const method = req.method;
+    const status = n.status;
+    const success = status >= 200 && status < 300;
+    const dialogCreating = method === "INVITE" || method === "SUBSCRIBE" || method === "REFER";
+    if (
+      !res.hasHeader("Contact") &&
+      ((dialogCreating && (success || (method === "INVITE" && status > 100 && status < 200))) ||
+        (method === "UPDATE" && success))
+    ) {
+      res.setHeader("Contact", this.#contactForInbound(call.inbound));
+    }
+    call.responded = true;
+    // Dialog bookkeeping before sending, so an ACK racing the 2xx finds the dialog.
+    if (method === "INVITE") this.#uasInviteResponse(call, res);
+    else if (
+      (method === "SUBSCRIBE" || method === "REFER") && success && call.entry === undefined
+    ) {
+      this.#uasCreateDialog(call, res, "subscription");
+    } else if (method === "UPDATE" && call.entry !== undefined && success) {
+      this.#offerAnswer(call.entry, sdpOf(req), sdpOf(res), "remote");
+    }
+    try {
+      tx.respond(res);
+    } catch (error) {
+      this.#log.warn("Cannot send {status}: {error}", { status, error: errorText(error) });
+      return false;
+    } finally {
+      if (status >= 200) this.#finishCall(call);
+    }
+    return true;
+  }
+
+  #uasCreateDialog(call: ServerCall, res: SipResponse, usage: string): DialogEntry | undefined {
+    let dialog: Dialog;
+    try {
+      dialog = Dialog.asUas(call.request, res, this.#dialogOptions());
+    } catch {
+      return undefined;
+    }
+    return this.#addDialog(dialog, flowTarget(call.inbound), usage, call);
+  }
+
+  #dialogOptions(): { clock: Clock; idleTimeout: number } {
+    return { clock: this.#clock, idleTimeout: this.#opts.dialogIdleTimeout ?? 1_800_000 };
+  }
+
+  #addDialog(
+    dialog: Dialog,
+    flow: SendTarget | undefined,
+    usage: string,
+    call?: ServerCall,
+  ): DialogEntry {
+    const entry = new DialogEntry(this, dialog, flow);
+    dialog.addUsage(usage);
+    const callId = dialog.callId;
+    this.#callRef(callId, 1);
+    const previous = dialog.onTerminated;
+    dialog.onTerminated = (d, reason) => {
+      previous?.(d, reason);
+      this.#dialogEnded(entry, reason);
+    };
+    this.#dialogs.add(dialog);
+    this.#entries.set(dialog.id, entry);
+    if (call !== undefined) call.entry = entry;
+    this.#notifyDialog("start", entry);
+    return entry;
+  }
+
+  #dialogEnded(entry: DialogEntry, reason: DialogEndReason): void {
+    this.#stopRetrans(entry);
+    if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
+    this.#callRef(entry.callId, -1);
+    if (entry.localSdp !== undefined && entry.remoteSdp !== undefined) this.#sessionStop(entry);
+    this.#notifyDialog({ stop: reason }, entry);
+  }
+
+  #notifyDialog(status: DialogStatus, entry: DialogEntry): void {
+    const info = dialogInfo(entry);
+    Promise.resolve().then(() => this.#callbacks.sipDialogUpdate(status, info)).catch((error) =>
+      this.#log.warn("sipDialogUpdate threw: {error}", { error: errorText(error) })
+    );
+  }
+
+  #notifySession(status: SessionStatus, entry: DialogEntry): void {
+    const info = dialogInfo(entry);
+    Promise.resolve().then(() => this.#callbacks.sipSessionUpdate(status, info)).catch((
+      error,
+    ) => this.#log.warn("sipSessionUpdate threw: {error}", { error: errorText(error) }));
+  }
+
+  #sessionStop(entry: DialogEntry): void {
+    if (entry.localSdp === undefined || entry.remoteSdp === undefined) return;
+    entry.localSdp = undefined;
+    entry.remoteSdp = undefined;
+    this.#notifySession("stop", entry);
+  }
+
+  /** RFC 3264 offer/answer: `offer` and `answer` bodies of one exchange; `offerer` says
+   * who made the offer. */
+  #offerAnswer(
+    entry: DialogEntry,
+    offer: string | undefined,
+    answer: string | undefined,
+    offerer: "local" | "remote",
+  ): void {
+    if (offer === undefined || answer === undefined) return;
+    const local = offerer === "local" ? offer : answer;
+    const remote = offerer === "local" ? answer : offer;
+    const started = entry.localSdp !== undefined && entry.remoteSdp !== undefined;
+    entry.localSdp = local;
+    entry.remoteSdp = remote;
+    this.#notifySession(
+      started ? { update: { local, remote } } : { start: { local, remote } },
+      entry,
+    );
+  }
+
+  #uasInviteResponse(call: ServerCall, res: SipResponse): void {
+    const status = res.status;
+    let entry = call.entry;
+    if (status < 200) {
+      if (entry === undefined && call.request.to.tag === undefined) {
+        entry = this.#uasCreateDialog(call, res, "invite");
+      }
+      return;
+    }
+    if (status < 300) {
+      if (entry === undefined) entry = this.#uasCreateDialog(call, res, "invite");
+      if (entry === undefined) return;
+      entry.dialog.confirm();
+      entry.dialog.addUsage("invite");
+      entry.incomingInvite = false;
+      const offer = sdpOf(call.request);
+      const answer = sdpOf(res);
+      if (offer !== undefined) this.#offerAnswer(entry, offer, answer, "remote");
+      else if (answer !== undefined) entry.offerPending = "local"; // late offer: answer in ACK
+      if (answer !== undefined && offer === undefined) entry.localSdp = answer;
+      this.#startRetrans(entry, call, res);
+      return;
+    }
+    if (entry !== undefined) {
+      entry.incomingInvite = false;
+      if (entry.dialog.state === "early") entry.dialog.terminate("rejected");
+    }
+  }
+
+  /** §13.3.1.4: retransmit the 2xx (T1 doubling up to T2) until the ACK; after 64*T1
+   * without one, end the dialog with a BYE. */
+  #startRetrans(entry: DialogEntry, call: ServerCall, res: SipResponse): void {
+    this.#stopRetrans(entry);
+    const t = this.#tl.timers;
+    const reliable = call.inbound.transport !== "udp";
+    const r: { cseq: number; timer: TimerId | undefined; giveUp: TimerId | undefined } = {
+      cseq: call.request.cseq.seq,
+      timer: undefined,
+      giveUp: undefined,
+    };
+    entry.retrans = r;
+    let interval = t.t1;
+    const resend = (): void => {
+      r.timer = undefined;
+      if (entry.retrans !== r) return;
+      this.transport.sendResponse(res, call.inbound).then(
+        () => this.#hookOutInbound(res, call.inbound),
+        () => {},
+      );
+      interval = Math.min(interval * 2, t.t2);
+      r.timer = this.#clock.setTimeout(resend, interval);
+    };
+    if (!reliable) r.timer = this.#clock.setTimeout(resend, interval);
+    r.giveUp = this.#clock.setTimeout(() => {
+      r.giveUp = undefined;
+      if (entry.retrans !== r) return;
+      this.#stopRetrans(entry);
+      this.#log.info("No ACK for the 2xx of {callId}: ending the dialog", {
+        callId: entry.callId,
+      });
+      if (entry.dialog.state !== "terminated") {
+        this.sendInDialog(entry, "BYE", {}).catch(() => {});
+      }
+    }, 64 * t.t1);
+  }
+
+  #stopRetrans(entry: DialogEntry): void {
+    const r = entry.retrans;
+    if (r === undefined) return;
+    if (r.timer !== undefined) this.#clock.clearTimeout(r.timer);
+    if (r.giveUp !== undefined) this.#clock.clearTimeout(r.giveUp);
+    entry.retrans = undefined;
+  }
+
+  #onAck2xx(ack: SipRequest, inbound: InboundMessage): void {
+    const dialog = this.#dialogs.forRequest(ack);
+    const entry = dialog === undefined ? undefined : this.#entries.get(dialog.id);
+    if (dialog === undefined || entry === undefined) return; // §17: a stray ACK is dropped
+    dialog.receiveRequest(ack);
+    const r = entry.retrans;
+    if (r === undefined || r.cseq !== ack.cseq.seq) return; // a retransmitted ACK
+    this.#stopRetrans(entry);
+    if (entry.offerPending === "local") {
+      entry.offerPending = undefined;
+      const answer = sdpOf(ack);
+      if (entry.localSdp !== undefined && answer !== undefined) {
+        const offer = entry.localSdp;
+        entry.localSdp = undefined;
+        this.#offerAnswer(entry, offer, answer, "local");
+      }
+    }
+    this.#notifyDialog({ inviteStatus: "confirmed" }, entry);
+    const callId = ack.callId;
+    this.#queue.run(callId, async () => {
+      const handle = new AckCall(this, ack, inbound, entry);
+      await this.#callbacks.sipAck(ack, handle);
+    }).catch((error) => this.#log.warn("sipAck threw: {error}", { error: errorText(error) }));
+  }
+
+  #onCancel(cancel: SipRequest, invite: InviteServerTransaction<Ctx>): void {
+    const call = this.#serverCalls.get(invite);
+    this.#tl.respondCancelled(invite);
+    if (call === undefined) return;
+    this.#finishCall(call);
+    const entry = call.entry;
+    if (entry !== undefined && entry.dialog.state === "early") entry.dialog.terminate("rejected");
+    this.#queue.run(cancel.callId, () => this.#callbacks.sipCancel(invite.request, cancel, call))
+      .catch((error) => this.#log.warn("sipCancel threw: {error}", { error: errorText(error) }));
+  }
+
+  // --- UAC ---
+
+  #fromFor(target: SendTarget): string {
+    const l = this.#listenerFor(target.transport, target.host);
+    let host = l?.host ?? "127.0.0.1";
+    if (host === "0.0.0.0" || host === "::") host = "127.0.0.1";
+    return `<sip:${this.#fromUser}@${hostForUri(host)}>`;
+  }
+
+  async #sendNew(method: string, uriText: string, options: InviteOptions): Promise<UacResult> {
+    if (this.#closing) return { status: 503, reason: "Service Unavailable", response: undefined };
+    let uri: Uri;
+    try {
+      uri = parseUri(uriText.startsWith("<") ? uriText.slice(1, -1) : uriText);
+    } catch (error) {
+      throw new TypeError(`Bad request URI ${uriText}: ${errorText(error)}`);
+    }
+    const firstHop = options.route?.[0];
+    let target: SendTarget;
+    try {
+      const hopUri = firstHop === undefined
+        ? uri
+        : parseUri(firstHop.replace(/^<|>$/g, "").replace(/>.*$/, ""));
+      target = await this.#resolveTarget(hopUri, options.transport);
+    } catch (error) {
+      this.#log.info("Cannot resolve {uri}: {error}", { uri: uriText, error: errorText(error) });
+      return { status: 503, reason: "Service Unavailable", response: undefined };
+    }
+    const to = options.to ?? `<${uri}>`;
+    const from = options.from ?? (method === "REGISTER" ? to : this.#fromFor(target));
+    const headers: [string, HeaderValue][] = [];
+    for (const r of options.route ?? []) headers.push(["Route", r.startsWith("<") ? r : `<${r}>`]);
+    const req = createRequest({
+      method,
+      uri,
+      from,
+      to,
+      callId: options.callId ?? generateCallId(),
+      cseq: options.cseq ?? 1,
+      headers,
+    });
+    return await this.#runUac(req, target, options, undefined);
+  }
+
+  /** Send a request inside a dialog. */
+  async sendInDialog(
+    entry: DialogEntry,
+    method: string,
+    options: InviteOptions,
+  ): Promise<UacResult> {
+    const r = await this.#sendInDialogOnce(entry, method, options);
+    if (
+      r.status !== 491 || r.response === undefined || options.glareRetry === false ||
+      (method !== "INVITE" && method !== "UPDATE")
+    ) {
+      return r;
+    }
+    // RFC 3261 §14.1: after a 491, wait 2.1-4 s (we own the Call-ID) or 0-2 s, then retry once.
+    const delay = glareBackoff(entry.isUac);
+    const waited = await this.#sleep(delay);
+    if (!waited || entry.dialog.state === "terminated") return r;
+    return await this.#sendInDialogOnce(entry, method, options);
+  }
+
+  /** Wait `ms` on the stack's clock; resolves false early when the stack closes. */
+  #sleep(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const id = this.#setTimer(() => {
+        this.#sleepers.delete(wake);
+        resolve(true);
+      }, ms);
+      const wake = (): void => {
+        this.#clearTimer(id);
+        resolve(false);
+      };
+      this.#sleepers.add(wake);
+    });
+  }
+
+  async #sendInDialogOnce(
+    entry: DialogEntry,
+    method: string,
+    options: InviteOptions,
+  ): Promise<UacResult> {
+    if (this.#closed) return { status: 503, reason: "Service Unavailable", response: undefined };
+    const dialog = entry.dialog;
+    if (dialog.state === "terminated") {
+      return { status: 481, reason: "Call/Transaction Does Not Exist", response: undefined };
+    }
+    if (method === "INVITE" && (entry.pendingInvite !== undefined || entry.incomingInvite)) {
+      return { status: 491, reason: "Request Pending", response: undefined };
+    }
+    const req = dialog.createRequest(method);
+    let target: SendTarget;
+    try {
+      const first = dialog.routeSet[0];
+      const hop = first === undefined ? dialog.remoteTarget : first.uri;
+      target = entry.flow !== undefined && entry.flow.flowId !== undefined
+        ? { ...entry.flow }
+        : await this.#resolveTarget(hop, options.transport);
+    } catch (error) {
+      this.#log.info("Cannot resolve the dialog target: {error}", { error: errorText(error) });
+      return { status: 503, reason: "Service Unavailable", response: undefined };
+    }
+    if (method === "BYE") {
+      this.#stopRetrans(entry);
+      this.#sessionStop(entry);
+    }
+    return await this.#runUac(req, target, options, entry);
+  }
+
+  async #runUac(
+    first: SipRequest,
+    target: SendTarget,
+    options: InviteOptions,
+    entry: DialogEntry | undefined,
+  ): Promise<UacResult> {
+    const method = first.method;
+    // Fill in the common parts.
+    if (options.contact !== false) {
+      const needsContact = method === "INVITE" || method === "SUBSCRIBE" ||
+        method === "REFER" || method === "REGISTER" || method === "UPDATE" ||
+        method === "NOTIFY" || options.contact !== undefined;
+      if (needsContact && !first.hasHeader("Contact")) {
+        first.setHeader("Contact", options.contact ?? this.#contactFor(target, this.#fromUser));
+      }
+    }
+    if (options.expires !== undefined) first.setHeader("Expires", String(options.expires));
+    if (options.event !== undefined) first.setHeader("Event", options.event);
+    if (method === "NOTIFY" && !first.hasHeader("Subscription-State")) {
+      first.setHeader("Subscription-State", options.subscriptionState ?? "active");
+      if (!first.hasHeader("Event")) first.setHeader("Event", options.event ?? "refer");
+    }
+    if (method === "SUBSCRIBE" && !first.hasHeader("Event")) first.setHeader("Event", "presence");
+    if (method === "REFER" && options.referTo !== undefined) {
+      first.setHeader("Refer-To", options.referTo);
+    }
+    if (options.body !== undefined) {
+      first.body = typeof options.body === "string"
+        ? new TextEncoder().encode(options.body)
+        : options.body;
+      const ct = options.contentType ??
+        (method === "INVITE" || method === "UPDATE" ? "application/sdp" : "text/plain");
+      first.setHeader("Content-Type", ct);
+    } else if (options.contentType !== undefined) {
+      first.setHeader("Content-Type", options.contentType);
+    }
+    applyHeaders(first, options.headers, options.addHeaders);
+
+    const digest = options.auth === undefined ? undefined : new DigestClient({
+      username: options.auth.username,
+      password: options.auth.password,
+    });
+    let req = first;
+    let tries = 0;
+    this.#uacPending++;
+    try {
+      for (;;) {
+        const r = await this.#transaction(req, target, options, entry);
+        const status = r.status;
+        const res = r.response;
+        if (
+          (status === 401 || status === 407) && digest !== undefined && res !== undefined &&
+          tries < 2
+        ) {
+          const header = status === 401 ? "WWW-Authenticate" : "Proxy-Authenticate";
+          const challenges = res.headers(header);
+          const realmOk = options.auth?.realm === undefined ||
+            challenges.some((c) => c.includes(`realm="${options.auth?.realm}"`));
+          let value: string | undefined;
+          try {
+            value = realmOk
+              ? digest.respond(challenges, {
+                method: req.method,
+                uri: req.uri.toString(),
+                body: req.body,
+              })?.value
+              : undefined;
+          } catch {
+            value = undefined;
+          }
+          if (value !== undefined) {
+            tries++;
+            // §22.2: same Call-ID, CSeq incremented, a new branch.
+            const next = req.clone();
+            next.removeHeader("Via");
+            next.setHeader(status === 401 ? "Authorization" : "Proxy-Authorization", value);
+            const seq = entry !== undefined
+              ? (entry.dialog.localSeq ?? req.cseq.seq) + 1
+              : req.cseq.seq + 1;
+            if (entry !== undefined) entry.dialog.localSeq = seq;
+            next.setHeader("CSeq", `${seq} ${req.method}`);
+            req = next;
+            continue;
+          }
+        }
+        return r;
+      }
+    } finally {
+      this.#uacPending--;
+    }
+  }
+
+  /** One client transaction: resolves with the final response (or a local failure). */
+  #transaction(
+    req: SipRequest,
+    target: SendTarget,
+    options: InviteOptions,
+    entry: DialogEntry | undefined,
+  ): Promise<InviteResult> {
+    const method = req.method;
+    const branch = generateBranch();
+    const l = this.#listenerFor(target.transport, target.host);
+    req.prependHeader(
+      "Via",
+      `SIP/2.0/${target.transport.toUpperCase()} ${hostForUri(l?.host ?? "127.0.0.1")}:${
+        l?.port ?? 5060
+      };branch=${branch};rport`,
+    );
+    const ctx: Ctx = { kind: "out", target: { ...target } };
+    const reliable = target.transport !== "udp";
+    return new Promise<InviteResult>((resolve, reject) => {
+      let dialogEntry = entry;
+      let timer: TimerId | undefined;
+      let tx: ClientTransaction<Ctx> | undefined;
+      const signal = options.signal;
+      const cleanup = (): void => {
+        this.#clearTimer(timer);
+        timer = undefined;
+        signal?.removeEventListener("abort", onAbort);
+        if (tx !== undefined) this.#pending.delete(tx);
+        if (dialogEntry !== undefined && dialogEntry.pendingInvite === tx) {
+          dialogEntry.pendingInvite = undefined;
+        }
+      };
+      const finish = (result: InviteResult): void => {
+        if (pending.done) return;
+        pending.done = true;
+        cleanup();
+        resolve(result);
+      };
+      const onAbort = (): void => {
+        if (pending.done || tx === undefined) return;
+        if (method === "INVITE") {
+          this.cancelInvite(tx as InviteClientTransaction<Ctx>);
+        } else {
+          pending.done = true;
+          cleanup();
+          reject(signal?.reason ?? new DOMException("Aborted", "AbortError"));
+        }
+      };
+      const pending: Pending = {
+        request: req,
+        options,
+        done: false,
+        resolve: (r) => finish({ ...r, dialog: undefined }),
+        fail: (status, reason) => {
+          if (method === "INVITE" && entry === undefined && dialogEntry?.dialog.state === "early") {
+            dialogEntry.dialog.terminate("local");
+          }
+          finish({ status, reason, response: undefined, dialog: undefined });
+        },
+        onProvisional: (res) => {
+          if (
+            method === "INVITE" && entry === undefined && res.to.tag !== undefined &&
+            res.status > 100
+          ) {
+            const existing = this.#dialogs.forResponse(res);
+            if (existing === undefined && dialogEntry === undefined) {
+              try {
+                const d = Dialog.asUac(req, res, this.#dialogOptions());
+                dialogEntry = this.#addDialog(d, streamFlow(ctx), "invite");
+                dialogEntry.pendingInvite = tx as InviteClientTransaction<Ctx>;
+                options.onDialog?.(dialogEntry);
+              } catch {
+                // no usable dialog from this response
+              }
+            } else if (existing !== undefined) {
+              existing.receiveResponse(res);
+            }
+          } else if (entry !== undefined) {
+            entry.dialog.receiveResponse(res);
+          }
+          try {
+            options.onProvisional?.(res);
+          } catch (error) {
+            this.#log.warn("onProvisional threw: {error}", { error: errorText(error) });
+          }
+        },
+        onFinal: (res) => {
+          const status = res.status;
+          let d = dialogEntry;
+          if (method === "INVITE" && status >= 200 && status < 300) {
+            if (entry === undefined) {
+              const known = this.#dialogs.forResponse(res);
+              const knownEntry = known === undefined ? undefined : this.#entries.get(known.id);
+              if (knownEntry !== undefined) {
+                d = knownEntry;
+                known?.receiveResponse(res);
+              } else {
+                if (d !== undefined && d.dialog.state === "early") d.dialog.terminate("local");
+                try {
+                  d = this.#addDialog(
+                    Dialog.asUac(req, res, this.#dialogOptions()),
+                    streamFlow(ctx),
+                    "invite",
+                  );
+                  options.onDialog?.(d);
+                } catch {
+                  d = undefined;
+                }
+              }
+            } else {
+              entry.dialog.receiveResponse(res);
+            }
+            if (d !== undefined) {
+              d.pendingInvite = undefined;
+              const offer = sdpOf(req);
+              const answer = sdpOf(res);
+              if (offer !== undefined) this.#offerAnswer(d, offer, answer, "local");
+              else if (answer !== undefined) d.remoteSdp = answer;
+              if (options.autoAck === false) {
+                d.awaitingAck = { cseq: req.cseq.seq, response: res };
+              } else {
+                this.sendAck(d, req.cseq.seq, {}).catch(() => {});
+              }
+              this.#notifyDialog({ inviteStatus: "confirmed" }, d);
+            }
+          } else if (entry !== undefined) {
+            entry.dialog.receiveResponse(res);
+            if (method === "BYE" && entry.dialog.state !== "terminated") {
+              entry.dialog.terminate("bye");
+            }
+          } else if (method === "INVITE" && d !== undefined) {
+            d.dialog.receiveResponse(res);
+          } else if (
+            (method === "SUBSCRIBE" || method === "REFER") && status < 300 &&
+            res.to.tag !== undefined
+          ) {
+            if (this.#dialogs.forResponse(res) === undefined) {
+              try {
+                this.#addDialog(
+                  Dialog.asUac(req, res, this.#dialogOptions()),
+                  streamFlow(ctx),
+                  "subscription",
+                );
+              } catch {
+                // no dialog
+              }
+            }
+          }
+          const inviteDialog = method === "INVITE" && status < 300 ? d : undefined;
+          finish({ status, reason: res.reason, response: res, dialog: inviteDialog });
+        },
+      };
+      try {
+        tx = this.#tl.sendRequest(req, { ctx, reliable });
+      } catch (error) {
+        this.#log.warn("Cannot start a transaction: {error}", { error: errorText(error) });
+        finish({
+          status: 503,
+          reason: "Service Unavailable",
+          response: undefined,
+          dialog: undefined,
+        });
+        return;
+      }
+      this.#pending.set(tx, pending);
+      if (entry !== undefined && method === "INVITE") {
+        entry.pendingInvite = tx as InviteClientTransaction<Ctx>;
+      }
+      if (method === "BYE" && entry !== undefined) {
+        // §15.1.1: the dialog ends when the BYE is sent, whatever the answer.
+        entry.dialog.terminate("bye");
+      }
+      const timeout = options.timeout ??
+        (method === "INVITE" ? (this.#opts.inviteTimeout ?? 180_000) : undefined);
+      if (timeout !== undefined) {
+        timer = this.#setTimer(() => {
+          timer = undefined;
+          if (pending.done || tx === undefined) return;
+          if (method === "INVITE") {
+            const r = this.cancelInvite(tx as InviteClientTransaction<Ctx>);
+            if (r === "final") pending.fail(408, "Request Timeout");
+          } else {
+            pending.fail(408, "Request Timeout");
+          }
+        }, timeout);
+      }
+      if (signal !== undefined) {
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      }
+    });
+  }
+
+  cancelInvite(tx: InviteClientTransaction<Ctx>): "sent" | "pending" | "final" {
+    try {
+      return this.#tl.cancel(tx);
+    } catch (error) {
+      this.#log.warn("Cannot CANCEL: {error}", { error: errorText(error) });
+      return "final";
+    }
+  }
+
+  /** Send the ACK for the 2xx of the INVITE with CSeq `cseq` (§13.2.2.4). */
+  async sendAck(entry: DialogEntry, cseq: number, options: AckOptions): Promise<void> {
+    const dialog = entry.dialog;
+    const ack = dialog.createRequest("ACK", { cseq });
+    if (options.body !== undefined) {
+      ack.body = typeof options.body === "string"
+        ? new TextEncoder().encode(options.body)
+        : options.body;
+      ack.setHeader("Content-Type", options.contentType ?? "application/sdp");
+      if (entry.localSdp === undefined && entry.remoteSdp !== undefined) {
+        const offer = entry.remoteSdp;
+        entry.remoteSdp = undefined;
+        this.#offerAnswer(entry, offer, sdpOf(ack), "remote");
+      }
+    }
+    applyHeaders(ack, options.headers, undefined);
+    let target: SendTarget;
+    if (entry.flow !== undefined && entry.flow.flowId !== undefined) target = { ...entry.flow };
+    else {
+      const first = dialog.routeSet[0];
+      target = await this.#resolveTarget(
+        first === undefined ? dialog.remoteTarget : first.uri,
+        undefined,
+      );
+    }
+    const l = this.#listenerFor(target.transport, target.host);
+    ack.prependHeader(
+      "Via",
+      `SIP/2.0/${target.transport.toUpperCase()} ${hostForUri(l?.host ?? "127.0.0.1")}:${
+        l?.port ?? 5060
+      };branch=${generateBranch()};rport`,
+    );
+    entry.acks.set(cseq, ack);
+    // Keep only the latest ACKs.
+    for (const k of entry.acks.keys()) if (k < cseq) entry.acks.delete(k);
+    const used = await this.transport.sendRequest(ack, target);
+    this.#hookOut(ack, used);
+  }
+
+  #onResponse(res: SipResponse, tx: ClientTransaction<Ctx> | undefined, _ctx: Ctx): void {
+    const pending = tx === undefined ? undefined : this.#pending.get(tx);
+    if (pending === undefined || pending.done) {
+      // A 2xx retransmission (or a forked 2xx) to one of our INVITEs: resend the ACK, or ACK
+      // and BYE a dialog we do not keep (§13.2.2.4).
+      if (res.cseq.method === "INVITE" && res.status >= 200 && res.status < 300) {
+        this.#strayInvite2xx(res, tx);
+      }
+      return;
+    }
+    if (res.status < 200) pending.onProvisional(res);
+    else pending.onFinal(res);
+  }
+
+  #strayInvite2xx(res: SipResponse, tx: ClientTransaction<Ctx> | undefined): void {
+    const id = dialogIdOfResponse(res);
+    const entry = id === undefined ? undefined : this.#entries.get(id);
+    if (entry !== undefined) {
+      const ack = entry.acks.get(res.cseq.seq);
+      if (ack !== undefined) {
+        const target = entry.flow?.flowId !== undefined
+          ? entry.flow
+          : tx !== undefined && tx.ctx.kind === "out"
+          ? tx.ctx.target
+          : undefined;
+        if (target !== undefined) this.transport.sendRequest(ack, target).catch(() => {});
+        else {
+          const first = entry.dialog.routeSet[0];
+          const hop = first === undefined ? entry.dialog.remoteTarget : first.uri;
+          this.#resolveTarget(hop, undefined).then((t) => this.transport.sendRequest(ack, t))
+            .catch(() => {});
+        }
+      }
+      return;
+    }
+    if (tx === undefined || tx.ctx.kind !== "out") return;
+    // A second dialog from a forked INVITE: confirm it with an ACK, then end it with a BYE.
+    let d: Dialog;
+    try {
+      d = Dialog.asUac(tx.request, res, this.#dialogOptions());
+    } catch {
+      return;
+    }
+    const e = this.#addDialog(d, streamFlow(tx.ctx), "invite");
+    this.sendAck(e, res.cseq.seq, {}).then(() => this.sendInDialog(e, "BYE", {})).catch(
+      () => {},
+    );
+  }
+
+  #onClientFailure(
+    tx: ClientTransaction<Ctx> | ServerTransaction<Ctx>,
+    status: number,
+    reason: string,
+  ): void {
+    const pending = this.#pending.get(tx as ClientTransaction<Ctx>);
+    if (pending === undefined || pending.done) return;
+    pending.fail(status, reason);
+  }
+}
+
+/** The handle passed to `sipAck`: an ACK has no response. */
+class AckCall implements SipCall {
+  readonly request: SipRequest;
+  readonly #inbound: InboundMessage;
+  readonly #entry: DialogEntry;
+  readonly #stack: Stack;
+  readonly responded = false;
+  constructor(stack: Stack, request: SipRequest, inbound: InboundMessage, entry: DialogEntry) {
+    this.#stack = stack;
+    this.request = request;
+    this.#inbound = inbound;
+    this.#entry = entry;
+  }
+  get callId(): string {
+    return this.request.callId;
+  }
+  get method(): string {
+    return "ACK";
+  }
+  get peer(): PeerInfo {
+    return peerOf(this.#inbound);
+  }
+  get dialog(): DialogHandle {
+    return this.#entry;
+  }
+  get capabilities(): Capabilities {
+    return this.#stack.capabilities;
+  }
+  get replied(): boolean {
+    return true;
+  }
+  get uac(): SipUac {
+    return this.#stack;
+  }
+  reply(): boolean {
+    return false;
+  }
+}
+
+function flowTarget(m: InboundMessage): SendTarget | undefined {
+  if (m.flowId === undefined) return undefined;
+  return { transport: m.transport, host: m.remote.host, port: m.remote.port, flowId: m.flowId };
+}
+
+function streamFlow(ctx: Ctx): SendTarget | undefined {
+  if (ctx.kind !== "out") return undefined;
+  return ctx.target.flowId === undefined ? undefined : { ...ctx.target };
+}
+
+function dialogInfo(entry: DialogEntry): DialogInfo {
+  return {
+    id: entry.id,
+    callId: entry.callId,
+    localTag: entry.localTag,
+    remoteTag: entry.remoteTag,
+    state: entry.state,
+    isUac: entry.isUac,
+  };
+}
+
+/**
+ * Create a SIP stack: open the listeners, wire the transport to the transaction layer and
+ * the request pipeline.
+ *
+ * @param options listeners, callbacks, timers and limits; all optional
+ * @returns the running stack
+ * @throws TransportError when a listener cannot be opened (nothing stays open then)
+ */
+export async function createSipStack(options: SipStackOptions = {}): Promise<SipStack> {
+  let transport = options.transport;
+  if (transport === undefined) {
+    const t: TransportLayerOptions = { name: options.name ?? "sipkit" };
+    if (options.limits !== undefined) {
+      const { maxTransactions: _, ...limits } = options.limits;
+      t.limits = limits;
+    }
+    if (options.udpMaxSize !== undefined) t.udpMaxSize = options.udpMaxSize;
+    if (options.tls !== undefined) t.tls = options.tls;
+    if (options.keepAliveInterval !== undefined) t.keepAliveInterval = options.keepAliveInterval;
+    if (options.keepAliveTimeout !== undefined) t.keepAliveTimeout = options.keepAliveTimeout;
+    transport = new TransportLayer({ ...t, ...options.transportOptions });
+  }
+  const stack = new Stack(options, transport);
+  try {
+    await stack.listen(options.listen ?? []);
+  } catch (error) {
+    await stack.close(0);
+    throw error;
+  }
+  return stack;
+}
+
+/** The body of a message as text when it is SDP, else undefined (helper for callbacks).
+ * @param msg a request or response
+ * @returns the SDP text or undefined
+ */
+export function sdpBody(msg: SipMessage): string | undefined {
+  return sdpOf(msg);
+}
+
+/** Decode a body as UTF-8 (helper for callbacks).
+ * @param body the bytes
+ * @returns the text
+ */
+export function bodyText(body: Uint8Array): string {
+  return TEXT_DECODER.decode(body);
+}

@@ -1,0 +1,649 @@
+/**
+ * The SIP message container (RFC 3261 §7): {@linkcode SipRequestMessage} and
+ * {@linkcode SipResponseMessage} implement {@linkcode SipRequest} and {@linkcode SipResponse}
+ * from `types.ts`.
+ *
+ * Headers are stored as a list of fields in wire order. A field keeps its original text until
+ * it is changed, so an unmodified header is written back byte for byte (folding included).
+ * Typed accessors (`vias`, `from`, `cseq`, ...) parse on first access and cache the result;
+ * every mutation of a header drops the cache entries of that header.
+ *
+ * @module
+ */
+
+import type {
+  Contact,
+  CSeq,
+  HeaderValue,
+  NameAddr,
+  SipRequest,
+  SipResponse,
+  Uri,
+  Via,
+} from "./types.ts";
+import { SipParseError } from "./errors.ts";
+import { parseUri } from "./uri.ts";
+import { canonicalHeaderName, headerKey, isMultiValued } from "./header_names.ts";
+import {
+  parseContact,
+  parseContentType,
+  parseCSeq,
+  parseNameAddr,
+  parseVia,
+  splitHeaderValues,
+} from "./header_parsers.ts";
+
+/** One header line of a message, as stored by the container. */
+export interface HeaderField {
+  /** The header name as written (or the canonical name for headers added by code). */
+  readonly name: string;
+  /** The lookup key: lower-cased long form (`v` and `Via` both give `via`). */
+  readonly key: string;
+  /** The value with folding undone and surrounding whitespace removed. */
+  readonly value: string;
+  /** The original header text (name, colon and value, folding kept with CRLF), or
+   * undefined when the field was created or changed by code. */
+  readonly raw: string | undefined;
+}
+
+/** The parts shared by the constructors of both message classes. */
+export interface SipMessageInit {
+  /** The protocol version of the start line; defaults to `SIP/2.0`. */
+  version?: string;
+  /** Header fields in wire order. */
+  fields?: HeaderField[];
+  /** The body bytes; defaults to empty. */
+  body?: Uint8Array;
+}
+
+/** Options of the {@linkcode SipRequestMessage} constructor. */
+export interface SipRequestInit extends SipMessageInit {
+  /** The method, case-sensitive. */
+  method: string;
+  /** The Request-URI, parsed or as text (parsed on first access). */
+  uri: Uri | string;
+}
+
+/** Options of the {@linkcode SipResponseMessage} constructor. */
+export interface SipResponseInit extends SipMessageInit {
+  /** The status code, 100 to 699. */
+  status: number;
+  /** The reason phrase; may be empty. */
+  reason?: string;
+}
+
+const TOKEN_RE: RegExp = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+const CRLF_RE: RegExp = /[\r\n]/;
+const DIGITS_RE: RegExp = /^\d+$/;
+const UTF8_ENCODER: TextEncoder = new TextEncoder();
+const UTF8_DECODER: TextDecoder = new TextDecoder();
+const EMPTY_BODY: Uint8Array = new Uint8Array(0);
+/** Up to this many header lines a lookup scans them; above, an index is built. */
+const LINEAR_LOOKUP_MAX = 128;
+
+/** Make a header field for a name and value given by code. Throws a `TypeError` when the
+ * name is not a token or the value contains CR or LF (header injection).
+ * @param name the header name, any case, compact forms allowed
+ * @param value the value, or anything whose `toString()` gives it
+ * @returns the field, with a canonical name and no original text
+ */
+export function makeHeaderField(name: string, value: HeaderValue): HeaderField {
+  if (!TOKEN_RE.test(name)) {
+    throw new TypeError(`Header name is not a token: ${JSON.stringify(name)}`);
+  }
+  const text = String(value).replace(/^[ \t]+|[ \t]+$/g, "");
+  if (CRLF_RE.test(text)) {
+    throw new TypeError(`Header value must not contain CR or LF: ${JSON.stringify(text)}`);
+  }
+  return { name: canonicalHeaderName(name), key: headerKey(name), value: text, raw: undefined };
+}
+
+/** Parse a Max-Forwards or other non-negative integer value, or throw SipParseError. */
+function parseNonNegative(value: string, header: string): number {
+  if (!DIGITS_RE.test(value)) {
+    throw new SipParseError(`${header} is not a non-negative integer: ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+/**
+ * What requests and responses share: header storage, typed accessors, mutation and
+ * serialization. Use {@linkcode SipRequestMessage} or {@linkcode SipResponseMessage}.
+ */
+export abstract class SipMessageCore {
+  /** The protocol version from the start line, upper-cased, e.g. `SIP/2.0`. */
+  readonly version: string;
+  #fields: HeaderField[];
+  #index: Map<string, HeaderField[]> | undefined = undefined;
+  #valuesCache: Map<string, string[]> | undefined = undefined;
+  #via: Via[] | undefined = undefined;
+  #from: NameAddr | undefined = undefined;
+  #to: NameAddr | undefined = undefined;
+  #cseq: CSeq | undefined = undefined;
+  #contact: Contact[] | undefined = undefined;
+  #route: NameAddr[] | undefined = undefined;
+  #recordRoute: NameAddr[] | undefined = undefined;
+  #maxForwards: number | undefined | null = null;
+  #contentType: string | undefined | null = null;
+  #body: Uint8Array;
+
+  /** Create the shared part.
+   * @param init version, header fields (wire order; the message takes ownership of the
+   * array) and body
+   */
+  constructor(init: SipMessageInit) {
+    const version = init.version ?? "SIP/2.0";
+    this.version = version === "SIP/2.0" ? version : version.toUpperCase();
+    this.#fields = init.fields ?? [];
+    this.#body = init.body ?? EMPTY_BODY;
+  }
+
+  /** The start line, without CRLF. */
+  abstract startLine(): string;
+
+  /** The header fields in wire order (a copy; use the mutation methods to change them).
+   * @returns the fields
+   */
+  fields(): HeaderField[] {
+    return this.#fields.slice();
+  }
+
+  /** The lines of a header, in order; undefined when absent. Small messages are scanned,
+   * large ones get an index built on first use. */
+  #lookup(key: string): HeaderField[] | undefined {
+    const fields = this.#fields;
+    if (fields.length <= LINEAR_LOOKUP_MAX) {
+      let out: HeaderField[] | undefined;
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i]!;
+        if (f.key === key) (out ??= []).push(f);
+      }
+      return out;
+    }
+    let index = this.#index;
+    if (index === undefined) {
+      index = new Map();
+      for (const f of fields) {
+        const list = index.get(f.key);
+        if (list === undefined) index.set(f.key, [f]);
+        else list.push(f);
+      }
+      this.#index = index;
+    }
+    return index.get(key);
+  }
+
+  /** The first line of a header. */
+  #first(key: string): HeaderField | undefined {
+    const fields = this.#fields;
+    if (fields.length <= LINEAR_LOOKUP_MAX) {
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i]!;
+        if (f.key === key) return f;
+      }
+      return undefined;
+    }
+    return this.#lookup(key)?.[0];
+  }
+
+  #changed(key: string): void {
+    this.#index = undefined;
+    this.#valuesCache?.delete(key);
+    switch (key) {
+      case "via":
+        this.#via = undefined;
+        break;
+      case "from":
+        this.#from = undefined;
+        break;
+      case "to":
+        this.#to = undefined;
+        break;
+      case "cseq":
+        this.#cseq = undefined;
+        break;
+      case "contact":
+        this.#contact = undefined;
+        break;
+      case "route":
+        this.#route = undefined;
+        break;
+      case "record-route":
+        this.#recordRoute = undefined;
+        break;
+      case "max-forwards":
+        this.#maxForwards = null;
+        break;
+      case "content-type":
+        this.#contentType = null;
+        break;
+    }
+  }
+
+  /** The logical values of a header by key, cached. */
+  #values(key: string): string[] {
+    const cached = this.#valuesCache?.get(key);
+    if (cached !== undefined) return cached;
+    const list = this.#lookup(key);
+    let out: string[];
+    if (list === undefined) {
+      out = [];
+    } else if (!isMultiValued(key)) {
+      out = list.map((f) => f.value);
+    } else {
+      out = [];
+      for (const f of list) {
+        if (f.value.indexOf(",") < 0) {
+          if (f.value !== "") out.push(f.value);
+          continue;
+        }
+        let parts: string[];
+        try {
+          parts = splitHeaderValues(f.value);
+        } catch (e) {
+          // Raw access never throws: a line that cannot be split (an unbalanced quote or
+          // '<') is one value; the typed accessor reports the error.
+          if (!(e instanceof SipParseError)) throw e;
+          parts = [f.value];
+        }
+        for (const v of parts) out.push(v);
+      }
+    }
+    (this.#valuesCache ??= new Map()).set(key, out);
+    return out;
+  }
+
+  /** First value of a header (case-insensitive, compact forms understood), or undefined.
+   * For headers that allow comma-separated lists this is the first list element. Never
+   * throws: a list line that cannot be split counts as one value.
+   * @param name the header name
+   * @returns the value text
+   */
+  header(name: string): string | undefined {
+    const key = headerKey(name);
+    if (isMultiValued(key)) return this.#values(key)[0];
+    return this.#first(key)?.value;
+  }
+
+  /** All values of a header, split on commas only where the header's grammar allows.
+   * @param name the header name
+   * @returns the values in wire order (a fresh array)
+   */
+  headers(name: string): string[] {
+    return this.#values(headerKey(name)).slice();
+  }
+
+  /** True when the header is present at least once.
+   * @param name the header name
+   * @returns whether it is present
+   */
+  hasHeader(name: string): boolean {
+    return this.#first(headerKey(name)) !== undefined;
+  }
+
+  /** Number of header lines carrying this header (before splitting comma lists).
+   * @param name the header name
+   * @returns the line count
+   */
+  headerLineCount(name: string): number {
+    return this.#lookup(headerKey(name))?.length ?? 0;
+  }
+
+  /** Header names in wire order, as written, including repeats.
+   * @returns the names
+   */
+  headerNames(): string[] {
+    return this.#fields.map((f) => f.name);
+  }
+
+  /** Replace every value of a header with the given value(s), at the position of the first
+   * existing line (or at the end).
+   * @param name the header name
+   * @param value one value or a list (one header line per value)
+   */
+  setHeader(name: string, value: HeaderValue | HeaderValue[]): void {
+    const values = Array.isArray(value) ? value : [value];
+    const added = values.map((v) => makeHeaderField(name, v));
+    const key = headerKey(name);
+    const at = this.#fields.findIndex((f) => f.key === key);
+    const rest = this.#fields.filter((f) => f.key !== key);
+    const pos = at < 0 ? rest.length : at;
+    rest.splice(pos, 0, ...added);
+    this.#fields = rest;
+    this.#changed(key);
+  }
+
+  /** Add a value before all existing values of the header (e.g. Via, Record-Route).
+   * @param name the header name
+   * @param value the value
+   */
+  prependHeader(name: string, value: HeaderValue): void {
+    const field = makeHeaderField(name, value);
+    const at = this.#fields.findIndex((f) => f.key === field.key);
+    if (at < 0) this.#fields.push(field);
+    else this.#fields.splice(at, 0, field);
+    this.#changed(field.key);
+  }
+
+  /** Add a value after all existing values of the header.
+   * @param name the header name
+   * @param value the value
+   */
+  appendHeader(name: string, value: HeaderValue): void {
+    const field = makeHeaderField(name, value);
+    let last = -1;
+    for (let i = 0; i < this.#fields.length; i++) {
+      if (this.#fields[i]?.key === field.key) last = i;
+    }
+    if (last < 0) this.#fields.push(field);
+    else this.#fields.splice(last + 1, 0, field);
+    this.#changed(field.key);
+  }
+
+  /** Remove every value of a header.
+   * @param name the header name
+   */
+  removeHeader(name: string): void {
+    const key = headerKey(name);
+    this.#fields = this.#fields.filter((f) => f.key !== key);
+    this.#changed(key);
+  }
+
+  /** Remove the first value of a header (e.g. the top Via or Route). A comma-combined line
+   * of a list header keeps its other values.
+   * @param name the header name
+   * @returns the removed value, or undefined when the header is absent
+   */
+  removeFirstValue(name: string): string | undefined {
+    const key = headerKey(name);
+    const at = this.#fields.findIndex((f) => f.key === key);
+    const field = this.#fields[at];
+    if (field === undefined) return undefined;
+    this.#changed(key);
+    if (isMultiValued(key)) {
+      const parts = splitHeaderValues(field.value);
+      if (parts.length > 1) {
+        const [first, ...rest] = parts;
+        this.#fields[at] = { ...field, value: rest.join(", "), raw: undefined };
+        return first;
+      }
+      this.#fields.splice(at, 1);
+      return parts[0] ?? field.value;
+    }
+    this.#fields.splice(at, 1);
+    return field.value;
+  }
+
+  /** Replace the first value of a header (e.g. the top Via after adding `received`); adds
+   * the header when absent.
+   * @param name the header name
+   * @param value the new value
+   */
+  replaceFirstValue(name: string, value: HeaderValue): void {
+    const added = makeHeaderField(name, value);
+    const key = added.key;
+    const at = this.#fields.findIndex((f) => f.key === key);
+    const field = this.#fields[at];
+    this.#changed(key);
+    if (field === undefined) {
+      this.#fields.push(added);
+      return;
+    }
+    if (isMultiValued(key)) {
+      const parts = splitHeaderValues(field.value);
+      if (parts.length > 1) {
+        parts[0] = added.value;
+        this.#fields[at] = { ...field, value: parts.join(", "), raw: undefined };
+        return;
+      }
+    }
+    this.#fields[at] = { ...field, value: added.value, raw: undefined };
+  }
+
+  #required(key: string, label: string): string {
+    const value = this.#first(key)?.value;
+    if (value === undefined) throw new SipParseError(`Missing ${label} header`);
+    return value;
+  }
+
+  /** Parse every logical value of a list header, in order. */
+  #parseList<T>(key: string, parse: (text: string) => T): T[] {
+    const out: T[] = [];
+    const fields = this.#fields;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      if (f.key !== key) continue;
+      const v = f.value;
+      if (v.indexOf(",") < 0) {
+        out.push(parse(v)); // an empty value is malformed: let the parser say so
+      } else {
+        for (const part of splitHeaderValues(v)) out.push(parse(part));
+      }
+    }
+    return out;
+  }
+
+  /** The Call-ID. Throws SipParseError when the header is missing. */
+  get callId(): string {
+    return this.#required("call-id", "Call-ID");
+  }
+
+  /** The CSeq (parsed on first access). Throws SipParseError when missing or malformed. */
+  get cseq(): CSeq {
+    return this.#cseq ??= parseCSeq(this.#required("cseq", "CSeq"));
+  }
+
+  /** The From header (parsed on first access). Throws SipParseError when missing or
+   * malformed. */
+  get from(): NameAddr {
+    return this.#from ??= parseNameAddr(this.#required("from", "From"));
+  }
+
+  /** The To header (parsed on first access). Throws SipParseError when missing or
+   * malformed. */
+  get to(): NameAddr {
+    return this.#to ??= parseNameAddr(this.#required("to", "To"));
+  }
+
+  /** Via values, top first (parsed on first access). */
+  get vias(): Via[] {
+    return this.#via ??= this.#parseList("via", parseVia);
+  }
+
+  /** Max-Forwards, if present. Throws SipParseError when it is not a number. */
+  get maxForwards(): number | undefined {
+    if (this.#maxForwards === null) {
+      const v = this.#first("max-forwards")?.value;
+      this.#maxForwards = v === undefined ? undefined : parseNonNegative(v, "Max-Forwards");
+    }
+    return this.#maxForwards;
+  }
+
+  /** Contact values in order (parsed on first access). */
+  get contacts(): Contact[] {
+    return this.#contact ??= this.#parseList("contact", parseContact);
+  }
+
+  /** Route values in order (parsed on first access). */
+  get routes(): NameAddr[] {
+    return this.#route ??= this.#parseList("route", parseNameAddr);
+  }
+
+  /** Record-Route values in order (parsed on first access). */
+  get recordRoutes(): NameAddr[] {
+    return this.#recordRoute ??= this.#parseList("record-route", parseNameAddr);
+  }
+
+  /** The media type of the body, lower-cased, without parameters (`application/sdp`). */
+  get contentType(): string | undefined {
+    if (this.#contentType === null) {
+      const v = this.#first("content-type")?.value;
+      this.#contentType = v === undefined ? undefined : parseContentType(v).mediaType.toLowerCase();
+    }
+    return this.#contentType;
+  }
+
+  /** The body length in bytes (the actual body; the header is rewritten on output). */
+  get contentLength(): number {
+    return this.#body.length;
+  }
+
+  /** The body bytes; assign to replace (Content-Length follows on output). */
+  get body(): Uint8Array {
+    return this.#body;
+  }
+
+  set body(value: Uint8Array) {
+    this.#body = value;
+  }
+
+  /** The body decoded as UTF-8 (invalid sequences become U+FFFD).
+   * @returns the text
+   */
+  bodyText(): string {
+    return this.#body.length === 0 ? "" : UTF8_DECODER.decode(this.#body);
+  }
+
+  /** The start line and header section, ending with the empty line. Content-Length is
+   * written once, with the actual body length. */
+  #head(): string {
+    let out = this.startLine() + "\r\n";
+    let wroteLength = false;
+    for (const f of this.#fields) {
+      if (f.key === "content-length") {
+        if (wroteLength) continue;
+        wroteLength = true;
+        const length = String(this.#body.length);
+        out += (f.raw !== undefined && f.value === length ? f.raw : `${f.name}: ${length}`) +
+          "\r\n";
+        continue;
+      }
+      out += (f.raw ?? `${f.name}: ${f.value}`) + "\r\n";
+    }
+    if (!wroteLength) out += `Content-Length: ${this.#body.length}\r\n`;
+    return out + "\r\n";
+  }
+
+  /** The wire form as text; the body is decoded as UTF-8, so use
+   * {@linkcode SipMessageCore.toBytes} for binary bodies.
+   * @returns the message text
+   */
+  toString(): string {
+    return this.#head() + this.bodyText();
+  }
+
+  /** The wire form as bytes (the body is copied unchanged).
+   * @returns the message bytes
+   */
+  toBytes(): Uint8Array {
+    const head = UTF8_ENCODER.encode(this.#head());
+    if (this.#body.length === 0) return head;
+    const out = new Uint8Array(head.length + this.#body.length);
+    out.set(head, 0);
+    out.set(this.#body, head.length);
+    return out;
+  }
+
+  /** The parts a subclass needs to make a deep copy. */
+  protected copyInit(): Required<SipMessageInit> {
+    return { version: this.version, fields: this.#fields.slice(), body: this.#body.slice() };
+  }
+}
+
+/** A SIP request (RFC 3261 §7.1). Create one with `parseMessage` or `createRequest`. */
+export class SipRequestMessage extends SipMessageCore implements SipRequest {
+  /** Discriminant. */
+  readonly kind: "request" = "request";
+  /** The method, case-sensitive (`INVITE`). */
+  method: string;
+  #uriText: string;
+  #uri: Uri | undefined;
+
+  /** Create a request.
+   * @param init method, Request-URI, version, header fields and body
+   */
+  constructor(init: SipRequestInit) {
+    super(init);
+    this.method = init.method;
+    if (typeof init.uri === "string") {
+      this.#uriText = init.uri;
+      this.#uri = undefined;
+    } else {
+      this.#uriText = String(init.uri);
+      this.#uri = init.uri;
+    }
+  }
+
+  /** The Request-URI (parsed on first access; throws SipParseError when malformed). */
+  get uri(): Uri {
+    if (this.#uri === undefined) this.#uri = parseUri(this.#uriText);
+    return this.#uri;
+  }
+
+  set uri(value: Uri) {
+    this.#uri = value;
+    this.#uriText = String(value);
+  }
+
+  /** The Request-URI text as received (or as last assigned).
+   * @returns the text
+   */
+  uriText(): string {
+    return this.#uri === undefined ? this.#uriText : String(this.#uri);
+  }
+
+  /** The Request-Line, without CRLF.
+   * @returns `METHOD uri SIP/2.0`
+   */
+  startLine(): string {
+    return `${this.method} ${this.uriText()} ${this.version}`;
+  }
+
+  /** A deep copy.
+   * @returns the copy
+   */
+  clone(): SipRequestMessage {
+    return new SipRequestMessage({
+      ...this.copyInit(),
+      method: this.method,
+      uri: this.#uri === undefined ? this.#uriText : this.#uri.clone(),
+    });
+  }
+}
+
+/** A SIP response (RFC 3261 §7.2). Create one with `parseMessage` or `createResponse`. */
+export class SipResponseMessage extends SipMessageCore implements SipResponse {
+  /** Discriminant. */
+  readonly kind: "response" = "response";
+  /** The status code, 100 to 699. */
+  status: number;
+  /** The reason phrase (may be empty). */
+  reason: string;
+
+  /** Create a response.
+   * @param init status, reason, version, header fields and body
+   */
+  constructor(init: SipResponseInit) {
+    super(init);
+    this.status = init.status;
+    this.reason = init.reason ?? "";
+  }
+
+  /** The Status-Line, without CRLF.
+   * @returns `SIP/2.0 200 OK`
+   */
+  startLine(): string {
+    return `${this.version} ${this.status} ${this.reason}`;
+  }
+
+  /** A deep copy.
+   * @returns the copy
+   */
+  clone(): SipResponseMessage {
+    return new SipResponseMessage({
+      ...this.copyInit(),
+      status: this.status,
+      reason: this.reason,
+    });
+  }
+}

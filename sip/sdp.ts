@@ -1,0 +1,948 @@
+/**
+ * SDP (RFC 4566) typed parse and serialize, and offer/answer helpers (RFC 3264).
+ *
+ * {@linkcode parseSdp} turns text into an {@linkcode SdpSession}; {@linkcode serializeSdp}
+ * writes it back with CRLF line ends. For well-formed input (CRLF line ends, lines in the
+ * RFC 4566 §5 order, canonical numbers) `serializeSdp(parseSdp(x)) === x`. Lines of unknown
+ * types are kept, in place, in `extraLines`. Values are immutable in spirit: the offer/answer
+ * helpers return new objects and never change their input.
+ *
+ * @example Put a call on hold
+ * ```ts
+ * import { holdOffer, parseSdp, serializeSdp } from "./sdp.ts";
+ * const sdp = parseSdp(
+ *   "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n" +
+ *     "m=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+ * );
+ * const held = holdOffer(sdp); // a=sendonly, o= version 2
+ * console.log(serializeSdp(held));
+ * ```
+ *
+ * @module
+ */
+
+/** Thrown by {@linkcode parseSdp} for text that is not a valid session description. */
+export class SdpParseError extends SyntaxError {
+  /** 1-based line number of the offending line, when known. */
+  readonly line: number | undefined;
+
+  /** Create the error.
+   * @param message what is wrong, in a sentence
+   * @param line the 1-based line number
+   */
+  constructor(message: string, line?: number) {
+    super(line === undefined ? message : `${message} (line ${line})`);
+    this.name = "SdpParseError";
+    this.line = line;
+  }
+}
+
+/** Media direction attributes (RFC 4566 §6, RFC 3264 §5.1). */
+export type SdpDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
+
+/** The `o=` line (RFC 4566 §5.2). Session id and version are kept as digit strings
+ * because they may exceed 2^53. */
+export interface SdpOrigin {
+  /** `-` when there is no user id. */
+  username: string;
+  /** sess-id. */
+  sessionId: string;
+  /** sess-version. */
+  sessionVersion: string;
+  /** Usually `IN`. */
+  netType: string;
+  /** `IP4` or `IP6`. */
+  addrType: string;
+  /** Unicast address or FQDN. */
+  address: string;
+}
+
+/** A `c=` line (RFC 4566 §5.7). */
+export interface SdpConnection {
+  /** Usually `IN`. */
+  netType: string;
+  /** `IP4` or `IP6`. */
+  addrType: string;
+  /** The address without the `/ttl/count` suffix. */
+  address: string;
+  /** Multicast TTL (IP4 only). */
+  ttl?: number;
+  /** Number of consecutive multicast addresses. */
+  count?: number;
+}
+
+/** A `b=` line (RFC 4566 §5.8). */
+export interface SdpBandwidth {
+  /** `CT`, `AS`, `TIAS`, ... */
+  type: string;
+  /** Kilobits per second (bits for TIAS). */
+  value: number;
+}
+
+/** An `r=` line (RFC 4566 §5.10), typed times kept as written (`7d`, `3600`). */
+export interface SdpRepeat {
+  /** Repeat interval. */
+  interval: string;
+  /** Active duration. */
+  duration: string;
+  /** Offsets from the start time. */
+  offsets: string[];
+}
+
+/** A `t=` line and its `r=` lines (RFC 4566 §5.9). */
+export interface SdpTiming {
+  /** NTP start time; 0 = unbounded. */
+  start: number;
+  /** NTP stop time; 0 = unbounded. */
+  stop: number;
+  /** Repeat times. */
+  repeats: SdpRepeat[];
+}
+
+/** One adjustment of a `z=` line (RFC 4566 §5.11). */
+export interface SdpZoneAdjustment {
+  /** NTP time of the adjustment. */
+  time: string;
+  /** Offset, typed time, may be negative (`-1h`). */
+  offset: string;
+}
+
+/** An `a=` line: `a=name` (property, no value) or `a=name:value`. */
+export interface SdpAttribute {
+  /** Attribute name. */
+  name: string;
+  /** Value after the first colon; absent for property attributes. */
+  value?: string;
+}
+
+/** A line of a type this module does not model at that level, kept verbatim. */
+export interface SdpExtraLine {
+  /** The one-character type. */
+  type: string;
+  /** Everything after `=`. */
+  value: string;
+  /** How many known lines of the section (counting its `v=` or `m=` line) precede it. */
+  position: number;
+}
+
+/** A media description (`m=` and the lines after it, RFC 4566 §5.14). */
+export interface SdpMedia {
+  /** `audio`, `video`, `application`, ... */
+  type: string;
+  /** Transport port; 0 marks a rejected or disabled stream (RFC 3264 §8.2). */
+  port: number;
+  /** The `/<number of ports>` suffix, when present. */
+  numPorts?: number;
+  /** `RTP/AVP`, `RTP/SAVP`, `udptl`, ... */
+  proto: string;
+  /** Formats: RTP payload type numbers for RTP protos. */
+  formats: string[];
+  /** `i=` media title. */
+  information?: string;
+  /** Media-level `c=` lines. */
+  connections: SdpConnection[];
+  /** Media-level `b=` lines. */
+  bandwidths: SdpBandwidth[];
+  /** `k=` (obsolete but kept). */
+  key?: string;
+  /** Media-level `a=` lines, in order. */
+  attributes: SdpAttribute[];
+  /** Unknown lines of this section. */
+  extraLines: SdpExtraLine[];
+}
+
+/** A parsed session description (RFC 4566 §5). */
+export interface SdpSession {
+  /** `v=`, always 0 today. */
+  version: number;
+  /** `o=`. */
+  origin: SdpOrigin;
+  /** `s=` (may be empty or a single space in the wild). */
+  sessionName: string;
+  /** `i=`. */
+  information?: string;
+  /** `u=`. */
+  uri?: string;
+  /** `e=` lines. */
+  emails: string[];
+  /** `p=` lines. */
+  phones: string[];
+  /** Session-level `c=`. */
+  connection?: SdpConnection;
+  /** Session-level `b=` lines. */
+  bandwidths: SdpBandwidth[];
+  /** `t=` lines with their `r=` lines. */
+  timing: SdpTiming[];
+  /** `z=` adjustments. */
+  zoneAdjustments?: SdpZoneAdjustment[];
+  /** `k=`. */
+  key?: string;
+  /** Session-level `a=` lines. */
+  attributes: SdpAttribute[];
+  /** Media descriptions in order. */
+  media: SdpMedia[];
+  /** Unknown session-level lines. */
+  extraLines: SdpExtraLine[];
+}
+
+const DIRECTIONS: readonly string[] = ["sendrecv", "sendonly", "recvonly", "inactive"];
+
+function intField(text: string, what: string, line: number): number {
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new SdpParseError(`Invalid ${what} ${JSON.stringify(text)}`, line);
+  }
+  return Number(text);
+}
+
+function parseConnection(value: string, line: number): SdpConnection {
+  const f = value.split(" ");
+  if (f.length !== 3 || f.some((x) => x === "")) {
+    throw new SdpParseError("c= needs <nettype> <addrtype> <address>", line);
+  }
+  const [netType, addrType, addrText] = f as [string, string, string];
+  const parts = addrText.split("/");
+  const c: SdpConnection = { netType, addrType, address: parts[0]! };
+  if (parts.length > 1) {
+    if (addrType.toUpperCase() === "IP4") {
+      c.ttl = intField(parts[1]!, "multicast TTL", line);
+      if (parts.length > 2) c.count = intField(parts[2]!, "address count", line);
+      if (parts.length > 3) throw new SdpParseError("Too many / parts in c= address", line);
+    } else if (addrType.toUpperCase() === "IP6") {
+      c.count = intField(parts[1]!, "address count", line);
+      if (parts.length > 2) throw new SdpParseError("Too many / parts in c= address", line);
+    } else {
+      c.address = addrText;
+    }
+  }
+  return c;
+}
+
+function serializeConnection(c: SdpConnection): string {
+  let a = c.address;
+  if (c.ttl !== undefined) a += `/${c.ttl}`;
+  if (c.count !== undefined) a += `/${c.count}`;
+  return `${c.netType} ${c.addrType} ${a}`;
+}
+
+function parseBandwidth(value: string, line: number): SdpBandwidth {
+  const i = value.indexOf(":");
+  if (i <= 0) throw new SdpParseError("b= needs <bwtype>:<bandwidth>", line);
+  return { type: value.slice(0, i), value: intField(value.slice(i + 1), "bandwidth", line) };
+}
+
+function parseAttribute(value: string): SdpAttribute {
+  const i = value.indexOf(":");
+  return i < 0 ? { name: value } : { name: value.slice(0, i), value: value.slice(i + 1) };
+}
+
+function newMedia(value: string, line: number): SdpMedia {
+  const f = value.split(" ");
+  if (f.length < 3 || f.slice(0, 3).some((x) => x === "")) {
+    throw new SdpParseError("m= needs <media> <port> <proto> <fmt> ...", line);
+  }
+  const [type, portText, proto] = f as [string, string, string];
+  const slash = portText.indexOf("/");
+  const m: SdpMedia = {
+    type,
+    port: 0,
+    proto,
+    formats: f.slice(3),
+    connections: [],
+    bandwidths: [],
+    attributes: [],
+    extraLines: [],
+  };
+  if (slash >= 0) {
+    m.port = intField(portText.slice(0, slash), "port", line);
+    m.numPorts = intField(portText.slice(slash + 1), "number of ports", line);
+  } else {
+    m.port = intField(portText, "port", line);
+  }
+  if (m.port > 65535) throw new SdpParseError(`Port ${m.port} out of range`, line);
+  if (m.formats.some((x) => x === "")) throw new SdpParseError("Empty format in m= line", line);
+  return m;
+}
+
+/**
+ * Parse a session description (RFC 4566 §5). Lines may end in CRLF or LF. `v=`, `o=` and
+ * `s=` must come first, in that order; the other known lines are accepted in any order
+ * within their section (and re-ordered by {@linkcode serializeSdp}); lines of unknown types
+ * are kept in `extraLines`.
+ * @param text the SDP body (UTF-8 decoded)
+ * @returns the typed session
+ * @throws {SdpParseError} naming the line that is malformed
+ */
+export function parseSdp(text: string): SdpSession {
+  const lines = text.split("\n");
+  // Drop the empty string after the final newline, and any trailing blank lines.
+  while (lines.length > 0 && (lines[lines.length - 1] === "" || lines[lines.length - 1] === "\r")) {
+    lines.pop();
+  }
+  if (lines.length === 0) throw new SdpParseError("Empty session description");
+  let session: SdpSession | undefined;
+  let origin: SdpOrigin | undefined;
+  let media: SdpMedia | undefined;
+  let sectionCount = 0; // known lines seen in the current section
+  let lastTiming: SdpTiming | undefined;
+  let sawName = false;
+  for (let idx = 0; idx < lines.length; idx++) {
+    const lineNo = idx + 1;
+    let raw = lines[idx]!;
+    if (raw.endsWith("\r")) raw = raw.slice(0, -1);
+    if (raw.length < 2 || raw[1] !== "=" || !/^[A-Za-z]$/.test(raw[0]!)) {
+      throw new SdpParseError(`Malformed line ${JSON.stringify(raw.slice(0, 40))}`, lineNo);
+    }
+    const type = raw[0]!;
+    const value = raw.slice(2);
+    if (idx === 0) {
+      if (type !== "v") throw new SdpParseError("The first line must be v=", lineNo);
+      const version = intField(value, "protocol version", lineNo);
+      session = {
+        version,
+        origin: {
+          username: "",
+          sessionId: "",
+          sessionVersion: "",
+          netType: "",
+          addrType: "",
+          address: "",
+        },
+        sessionName: "",
+        emails: [],
+        phones: [],
+        bandwidths: [],
+        timing: [],
+        attributes: [],
+        media: [],
+        extraLines: [],
+      };
+      sectionCount = 1;
+      continue;
+    }
+    const s = session!;
+    if (idx === 1) {
+      if (type !== "o") throw new SdpParseError("The second line must be o=", lineNo);
+      const f = value.split(" ");
+      if (f.length !== 6 || f.some((x) => x === "")) {
+        throw new SdpParseError(
+          "o= needs <username> <sess-id> <sess-version> <nettype> <addrtype> <address>",
+          lineNo,
+        );
+      }
+      const [username, sessionId, sessionVersion, netType, addrType, address] = f as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      if (!/^\d+$/.test(sessionId)) throw new SdpParseError("o= sess-id is not a number", lineNo);
+      if (!/^\d+$/.test(sessionVersion)) {
+        throw new SdpParseError("o= sess-version is not a number", lineNo);
+      }
+      origin = { username, sessionId, sessionVersion, netType, addrType, address };
+      s.origin = origin;
+      sectionCount++;
+      continue;
+    }
+    if (idx === 2) {
+      if (type !== "s") throw new SdpParseError("The third line must be s=", lineNo);
+      s.sessionName = value;
+      sawName = true;
+      sectionCount++;
+      continue;
+    }
+    if (type === "m") {
+      media = newMedia(value, lineNo);
+      s.media.push(media);
+      sectionCount = 1;
+      lastTiming = undefined;
+      continue;
+    }
+    const pos = sectionCount;
+    sectionCount++;
+    if (media !== undefined) {
+      switch (type) {
+        case "i":
+          if (media.information !== undefined) break;
+          media.information = value;
+          continue;
+        case "c":
+          media.connections.push(parseConnection(value, lineNo));
+          continue;
+        case "b":
+          media.bandwidths.push(parseBandwidth(value, lineNo));
+          continue;
+        case "k":
+          if (media.key !== undefined) break;
+          media.key = value;
+          continue;
+        case "a":
+          media.attributes.push(parseAttribute(value));
+          continue;
+      }
+      media.extraLines.push({ type, value, position: pos });
+      sectionCount--;
+      continue;
+    }
+    switch (type) {
+      case "i":
+        if (s.information !== undefined) break;
+        s.information = value;
+        continue;
+      case "u":
+        if (s.uri !== undefined) break;
+        s.uri = value;
+        continue;
+      case "e":
+        s.emails.push(value);
+        continue;
+      case "p":
+        s.phones.push(value);
+        continue;
+      case "c":
+        if (s.connection !== undefined) {
+          throw new SdpParseError("More than one session-level c= line", lineNo);
+        }
+        s.connection = parseConnection(value, lineNo);
+        continue;
+      case "b":
+        s.bandwidths.push(parseBandwidth(value, lineNo));
+        continue;
+      case "t": {
+        const f = value.split(" ");
+        if (f.length !== 2) throw new SdpParseError("t= needs <start> <stop>", lineNo);
+        lastTiming = {
+          start: intField(f[0]!, "start time", lineNo),
+          stop: intField(f[1]!, "stop time", lineNo),
+          repeats: [],
+        };
+        s.timing.push(lastTiming);
+        continue;
+      }
+      case "r": {
+        if (lastTiming === undefined) throw new SdpParseError("r= without a preceding t=", lineNo);
+        const f = value.split(" ");
+        if (f.length < 3 || f.some((x) => !/^\d+[dhms]?$/.test(x))) {
+          throw new SdpParseError("r= needs <interval> <duration> <offsets>...", lineNo);
+        }
+        lastTiming.repeats.push({ interval: f[0]!, duration: f[1]!, offsets: f.slice(2) });
+        continue;
+      }
+      case "z": {
+        if (s.zoneAdjustments !== undefined) break;
+        const f = value.split(" ");
+        if (f.length % 2 !== 0 || f.some((x) => !/^-?\d+[dhms]?$/.test(x))) {
+          throw new SdpParseError("z= needs <time> <offset> pairs", lineNo);
+        }
+        const z: SdpZoneAdjustment[] = [];
+        for (let k = 0; k < f.length; k += 2) z.push({ time: f[k]!, offset: f[k + 1]! });
+        s.zoneAdjustments = z;
+        continue;
+      }
+      case "k":
+        if (s.key !== undefined) break;
+        s.key = value;
+        continue;
+      case "a":
+        s.attributes.push(parseAttribute(value));
+        continue;
+    }
+    s.extraLines.push({ type, value, position: pos });
+    sectionCount--;
+  }
+  if (origin === undefined) throw new SdpParseError("Missing o= line");
+  if (!sawName) throw new SdpParseError("Missing s= line");
+  return session!;
+}
+
+function attributeLine(a: SdpAttribute): string {
+  return a.value === undefined ? `a=${a.name}` : `a=${a.name}:${a.value}`;
+}
+
+function withExtras(known: string[], extras: readonly SdpExtraLine[], out: string[]): void {
+  const sorted = [...extras].sort((a, b) => a.position - b.position);
+  let e = 0;
+  for (let i = 0; i < known.length; i++) {
+    while (e < sorted.length && sorted[e]!.position <= i) {
+      out.push(`${sorted[e]!.type}=${sorted[e]!.value}`);
+      e++;
+    }
+    out.push(known[i]!);
+  }
+  for (; e < sorted.length; e++) out.push(`${sorted[e]!.type}=${sorted[e]!.value}`);
+}
+
+/**
+ * Serialize a session description with CRLF line ends, known lines in the RFC 4566 §5
+ * order, and unknown lines re-inserted at their recorded positions.
+ * @param sdp the session
+ * @returns the SDP text, ending in CRLF
+ */
+export function serializeSdp(sdp: SdpSession): string {
+  const out: string[] = [];
+  const o = sdp.origin;
+  const known: string[] = [
+    `v=${sdp.version}`,
+    `o=${o.username} ${o.sessionId} ${o.sessionVersion} ${o.netType} ${o.addrType} ${o.address}`,
+    `s=${sdp.sessionName}`,
+  ];
+  if (sdp.information !== undefined) known.push(`i=${sdp.information}`);
+  if (sdp.uri !== undefined) known.push(`u=${sdp.uri}`);
+  for (const e of sdp.emails) known.push(`e=${e}`);
+  for (const p of sdp.phones) known.push(`p=${p}`);
+  if (sdp.connection !== undefined) known.push(`c=${serializeConnection(sdp.connection)}`);
+  for (const b of sdp.bandwidths) known.push(`b=${b.type}:${b.value}`);
+  for (const t of sdp.timing) {
+    known.push(`t=${t.start} ${t.stop}`);
+    for (const r of t.repeats) known.push(`r=${r.interval} ${r.duration} ${r.offsets.join(" ")}`);
+  }
+  if (sdp.zoneAdjustments !== undefined) {
+    known.push(`z=${sdp.zoneAdjustments.map((z) => `${z.time} ${z.offset}`).join(" ")}`);
+  }
+  if (sdp.key !== undefined) known.push(`k=${sdp.key}`);
+  for (const a of sdp.attributes) known.push(attributeLine(a));
+  withExtras(known, sdp.extraLines, out);
+  for (const m of sdp.media) {
+    const port = m.numPorts === undefined ? `${m.port}` : `${m.port}/${m.numPorts}`;
+    const mk: string[] = [[`m=${m.type}`, port, m.proto, ...m.formats].join(" ")];
+    if (m.information !== undefined) mk.push(`i=${m.information}`);
+    for (const c of m.connections) mk.push(`c=${serializeConnection(c)}`);
+    for (const b of m.bandwidths) mk.push(`b=${b.type}:${b.value}`);
+    if (m.key !== undefined) mk.push(`k=${m.key}`);
+    for (const a of m.attributes) mk.push(attributeLine(a));
+    withExtras(mk, m.extraLines, out);
+  }
+  return out.join("\r\n") + "\r\n";
+}
+
+// ---------------------------------------------------------------------------------------
+// Attribute helpers
+
+/** A parsed `a=rtpmap` value (RFC 4566 §6). */
+export interface SdpRtpmap {
+  /** RTP payload type. */
+  payloadType: number;
+  /** Encoding name as written (`PCMU`, `opus`, `telephone-event`). */
+  encodingName: string;
+  /** Clock rate in Hz. */
+  clockRate: number;
+  /** Encoding parameters: the channel count for audio. */
+  channels?: number;
+}
+
+/** The static RTP/AVP payload types of RFC 3551 §6 that have a fixed encoding. */
+const STATIC_PAYLOAD_TYPES: Readonly<Record<string, readonly [string, number, number?]>> = {
+  "0": ["PCMU", 8000, 1],
+  "3": ["GSM", 8000, 1],
+  "4": ["G723", 8000, 1],
+  "5": ["DVI4", 8000, 1],
+  "6": ["DVI4", 16000, 1],
+  "7": ["LPC", 8000, 1],
+  "8": ["PCMA", 8000, 1],
+  "9": ["G722", 8000, 1],
+  "10": ["L16", 44100, 2],
+  "11": ["L16", 44100, 1],
+  "12": ["QCELP", 8000, 1],
+  "13": ["CN", 8000, 1],
+  "14": ["MPA", 90000],
+  "15": ["G728", 8000, 1],
+  "16": ["DVI4", 11025, 1],
+  "17": ["DVI4", 22050, 1],
+  "18": ["G729", 8000, 1],
+  "25": ["CelB", 90000],
+  "26": ["JPEG", 90000],
+  "28": ["nv", 90000],
+  "31": ["H261", 90000],
+  "32": ["MPV", 90000],
+  "33": ["MP2T", 90000],
+  "34": ["H263", 90000],
+};
+
+/**
+ * Parse an `a=rtpmap` value: `<payload type> <encoding name>/<clock rate>[/<params>]`.
+ * @param value the attribute value
+ * @returns the rtpmap, or undefined when malformed
+ */
+export function parseRtpmap(value: string): SdpRtpmap | undefined {
+  const m = /^(\d{1,3}) ([^/ ]+)\/(\d+)(?:\/(\d+))?$/.exec(value.trim());
+  if (m === null) return undefined;
+  const r: SdpRtpmap = { payloadType: Number(m[1]), encodingName: m[2]!, clockRate: Number(m[3]) };
+  if (m[4] !== undefined) r.channels = Number(m[4]);
+  return r;
+}
+
+/** All values of the attributes named `name` (case-sensitive, as RFC 4566 says).
+ * @param section a session or media
+ * @param name the attribute name
+ * @returns the values (`""` for property attributes)
+ */
+export function getAttributes(
+  section: { attributes: readonly SdpAttribute[] },
+  name: string,
+): string[] {
+  return section.attributes.filter((a) => a.name === name).map((a) => a.value ?? "");
+}
+
+/** The first value of the attribute named `name`.
+ * @param section a session or media
+ * @param name the attribute name
+ * @returns the value (`""` for a property attribute), or undefined when absent
+ */
+export function getAttribute(
+  section: { attributes: readonly SdpAttribute[] },
+  name: string,
+): string | undefined {
+  const a = section.attributes.find((x) => x.name === name);
+  return a === undefined ? undefined : a.value ?? "";
+}
+
+/**
+ * The rtpmap of a payload type: from `a=rtpmap`, or the RFC 3551 static table for RTP/AVP
+ * payload types without one.
+ * @param media the media description
+ * @param payloadType the format as in `m=`
+ * @returns the rtpmap, or undefined when unknown
+ */
+export function getRtpmap(media: SdpMedia, payloadType: string | number): SdpRtpmap | undefined {
+  const pt = String(payloadType);
+  for (const v of getAttributes(media, "rtpmap")) {
+    const r = parseRtpmap(v);
+    if (r !== undefined && String(r.payloadType) === pt) return r;
+  }
+  const st = STATIC_PAYLOAD_TYPES[pt];
+  if (st === undefined || !media.proto.toUpperCase().includes("RTP/")) return undefined;
+  const r: SdpRtpmap = { payloadType: Number(pt), encodingName: st[0], clockRate: st[1] };
+  if (st[2] !== undefined) r.channels = st[2];
+  return r;
+}
+
+/**
+ * The `a=fmtp` parameters of a format (RFC 4566 §6), as the raw string after the format.
+ * @param media the media description
+ * @param format the format as in `m=`
+ * @returns e.g. `0-16` for telephone-event, or undefined
+ */
+export function getFmtp(media: SdpMedia, format: string | number): string | undefined {
+  const prefix = `${format} `;
+  for (const v of getAttributes(media, "fmtp")) {
+    if (v.startsWith(prefix)) return v.slice(prefix.length).trim();
+  }
+  return undefined;
+}
+
+/**
+ * Split fmtp parameters of the common `key=value;key2=value2` form. Keys are lower-cased;
+ * a bare key maps to `""`.
+ * @param params the fmtp parameter string
+ * @returns the parameters in order
+ */
+export function parseFmtpParams(params: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of params.split(";")) {
+    const p = part.trim();
+    if (p === "") continue;
+    const eq = p.indexOf("=");
+    if (eq < 0) out.set(p.toLowerCase(), "");
+    else out.set(p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+/**
+ * The `a=ptime` of a media description, in ms.
+ * @param media the media description
+ * @returns the packet time, or undefined when absent or malformed
+ */
+export function getPtime(media: SdpMedia): number | undefined {
+  const v = getAttribute(media, "ptime");
+  if (v === undefined || !/^\d+(\.\d+)?$/.test(v.trim())) return undefined;
+  return Number(v.trim());
+}
+
+function directionOf(attrs: readonly SdpAttribute[]): SdpDirection | undefined {
+  for (const a of attrs) {
+    if (a.value === undefined && DIRECTIONS.includes(a.name)) return a.name as SdpDirection;
+  }
+  return undefined;
+}
+
+/**
+ * The effective direction of a media stream: its own attribute, else the session-level
+ * one, else `sendrecv` (RFC 3264 §5.1).
+ * @param media the media description
+ * @param session the session, for the session-level default
+ * @returns the direction
+ */
+export function getDirection(media: SdpMedia, session?: SdpSession): SdpDirection {
+  return directionOf(media.attributes) ??
+    (session === undefined ? undefined : directionOf(session.attributes)) ?? "sendrecv";
+}
+
+/**
+ * A copy of the media with exactly one direction attribute, `dir` (replacing any in place).
+ * @param media the media description
+ * @param dir the new direction
+ * @returns the new media description
+ */
+export function setDirection(media: SdpMedia, dir: SdpDirection): SdpMedia {
+  const copy = structuredClone(media);
+  const idx = copy.attributes.findIndex((a) =>
+    a.value === undefined && DIRECTIONS.includes(a.name)
+  );
+  copy.attributes = copy.attributes.filter((a) =>
+    !(a.value === undefined && DIRECTIONS.includes(a.name))
+  );
+  copy.attributes.splice(idx < 0 ? copy.attributes.length : idx, 0, { name: dir });
+  return copy;
+}
+
+// ---------------------------------------------------------------------------------------
+// Offer/answer (RFC 3264)
+
+/**
+ * A copy with the `o=` session version incremented by one, as every new offer in a session
+ * needs (RFC 3264 §8: "the version in the origin field MUST increment by one").
+ * @param sdp the previous session description
+ * @returns the new session description
+ */
+export function incrementVersion(sdp: SdpSession): SdpSession {
+  const copy = structuredClone(sdp);
+  copy.origin.sessionVersion = (BigInt(sdp.origin.sessionVersion) + 1n).toString();
+  return copy;
+}
+
+/** Options of {@linkcode holdOffer} and {@linkcode unholdOffer}. */
+export interface ReofferOptions {
+  /** Increment the `o=` version (default true: the result is a new offer). */
+  incrementVersion?: boolean;
+}
+
+function mapDirections(
+  sdp: SdpSession,
+  f: (d: SdpDirection) => SdpDirection,
+  options: ReofferOptions,
+): SdpSession {
+  const base = options.incrementVersion === false ? structuredClone(sdp) : incrementVersion(sdp);
+  const sessionDir = directionOf(sdp.attributes);
+  base.attributes = base.attributes.filter((a) =>
+    !(a.value === undefined && DIRECTIONS.includes(a.name))
+  );
+  base.media = sdp.media.map((m) => {
+    if (m.port === 0) return structuredClone(m);
+    const current = directionOf(m.attributes) ?? sessionDir ?? "sendrecv";
+    return setDirection(m, f(current));
+  });
+  return base;
+}
+
+/**
+ * Build a hold re-offer (RFC 3264 §8.4): each active stream that was `sendrecv` becomes
+ * `sendonly` and each `recvonly` becomes `inactive`; `sendonly` and `inactive` stay. The
+ * direction is written on every media line (a session-level direction is moved down).
+ * Disabled streams (port 0) are left alone.
+ * @param sdp the previous offer or answer this side sent
+ * @param options see {@linkcode ReofferOptions}
+ * @returns the new offer
+ */
+export function holdOffer(sdp: SdpSession, options: ReofferOptions = {}): SdpSession {
+  return mapDirections(
+    sdp,
+    (d) => d === "sendrecv" ? "sendonly" : d === "recvonly" ? "inactive" : d,
+    options,
+  );
+}
+
+/**
+ * Build a resume re-offer, the inverse of {@linkcode holdOffer}: `sendonly` becomes
+ * `sendrecv` and `inactive` becomes `recvonly`. A stream that was `inactive` before the hold
+ * comes back `recvonly`; pass `direction` to force one for every stream instead.
+ * @param sdp the hold offer previously sent
+ * @param options see {@linkcode ReofferOptions}; `direction` forces the result
+ * @returns the new offer
+ */
+export function unholdOffer(
+  sdp: SdpSession,
+  options: ReofferOptions & { direction?: SdpDirection } = {},
+): SdpSession {
+  const forced = options.direction;
+  return mapDirections(
+    sdp,
+    (d) => forced ?? (d === "sendonly" ? "sendrecv" : d === "inactive" ? "recvonly" : d),
+    options,
+  );
+}
+
+/**
+ * True when every active stream is `sendonly` or `inactive`, or the connection address is
+ * `0.0.0.0` (the RFC 2543 hold style, RFC 3264 §8.4).
+ * @param sdp the session description received
+ * @returns whether the sender put the call on hold
+ */
+export function isOnHold(sdp: SdpSession): boolean {
+  const active = sdp.media.filter((m) => m.port !== 0);
+  if (active.length === 0) return false;
+  return active.every((m) => {
+    const d = getDirection(m, sdp);
+    const c = m.connections[0] ?? sdp.connection;
+    return d === "sendonly" || d === "inactive" || c?.address === "0.0.0.0";
+  });
+}
+
+/**
+ * The answer direction for an offered direction and what this side can do (RFC 3264
+ * §6.1): the answerer may send only if the offerer receives and this side sends, and
+ * receive only if the offerer sends and this side receives.
+ * @param offer the direction in the offer
+ * @param local what this side is willing to do (default `sendrecv`)
+ * @returns the direction to put in the answer
+ */
+export function answerDirection(
+  offer: SdpDirection,
+  local: SdpDirection = "sendrecv",
+): SdpDirection {
+  const offerSends = offer === "sendrecv" || offer === "sendonly";
+  const offerRecvs = offer === "sendrecv" || offer === "recvonly";
+  const localSends = local === "sendrecv" || local === "sendonly";
+  const localRecvs = local === "sendrecv" || local === "recvonly";
+  const send = offerRecvs && localSends;
+  const recv = offerSends && localRecvs;
+  return send && recv ? "sendrecv" : send ? "sendonly" : recv ? "recvonly" : "inactive";
+}
+
+/** Options of {@linkcode createAnswer}. */
+export interface AnswerOptions {
+  /**
+   * Supported formats. For RTP protos: `encoding/clockrate[/channels]` (e.g. `PCMU/8000`,
+   * `opus/48000/2`, `telephone-event/8000`), matched case-insensitively against the
+   * offer's rtpmap or the RFC 3551 static table. For other protos: the format token itself
+   * (e.g. `t38`).
+   */
+  formats: readonly string[];
+  /** The address for the session-level `c=` line. */
+  address: string;
+  /** Port of the accepted streams: a number (the k-th accepted stream gets `port + 2k`)
+   * or a function of the offered media and its index. */
+  port: number | ((media: SdpMedia, index: number) => number);
+  /** What this side is willing to do; default `sendrecv`. */
+  direction?: SdpDirection;
+  /** The answerer's `o=` fields; defaults: `-`, a random id, version `0`. */
+  origin?: { username?: string; sessionId?: string; sessionVersion?: string };
+  /** `s=`; default `-`. */
+  sessionName?: string;
+  /** Add `a=ptime` to accepted audio streams. */
+  ptime?: number;
+  /** Media types to accept (default: any with a common format). */
+  mediaTypes?: readonly string[];
+}
+
+function formatKey(name: string, rate: number, channels: number | undefined): string {
+  return `${name.toLowerCase()}/${rate}/${channels ?? 1}`;
+}
+
+function supportedKeys(formats: readonly string[]): Set<string> {
+  const keys = new Set<string>();
+  for (const f of formats) {
+    const p = f.split("/");
+    if (p.length >= 2 && /^\d+$/.test(p[1]!)) {
+      keys.add(formatKey(p[0]!, Number(p[1]), p[2] === undefined ? undefined : Number(p[2])));
+    } else keys.add(f.toLowerCase());
+  }
+  return keys;
+}
+
+function randomSessionId(): string {
+  const b = new Uint32Array(2);
+  crypto.getRandomValues(b);
+  return ((BigInt(b[0]! & 0x1fffff) << 32n) | BigInt(b[1]!)).toString();
+}
+
+/**
+ * Build an answer to an offer (RFC 3264 §6): one `m=` line per offered line, in the same
+ * order. A stream is accepted when its type is allowed, its offered port is not 0 and it
+ * shares a format with `formats`; it then lists the common formats in the offer's order,
+ * with the offer's payload type numbers, rtpmap and fmtp lines, and the direction from
+ * {@linkcode answerDirection} (written only when not `sendrecv`). A rejected stream gets
+ * port 0 and the first offered format (RFC 3264 §6: at least one format must be listed).
+ * The `t=` line is copied from the offer, as §6 requires.
+ * @param offer the parsed offer
+ * @param options local capabilities and addresses
+ * @returns the answer
+ */
+export function createAnswer(offer: SdpSession, options: AnswerOptions): SdpSession {
+  const supported = supportedKeys(options.formats);
+  const addrType = options.address.includes(":") ? "IP6" : "IP4";
+  const local = options.direction ?? "sendrecv";
+  let accepted = 0;
+  const media = offer.media.map((m, index): SdpMedia => {
+    const isRtp = m.proto.toUpperCase().includes("RTP/");
+    const common = m.port === 0 ||
+        (options.mediaTypes !== undefined && !options.mediaTypes.includes(m.type))
+      ? []
+      : m.formats.filter((f) => {
+        if (!isRtp) return supported.has(f.toLowerCase());
+        const r = getRtpmap(m, f);
+        return r !== undefined && supported.has(formatKey(r.encodingName, r.clockRate, r.channels));
+      });
+    const keepAttrsFor = (formats: readonly string[]): SdpAttribute[] =>
+      m.attributes.filter((a) => {
+        if ((a.name !== "rtpmap" && a.name !== "fmtp") || a.value === undefined) return false;
+        const pt = a.value.split(" ")[0];
+        return pt !== undefined && formats.includes(pt);
+      }).map((a) => ({ ...a }));
+    if (common.length === 0) {
+      const first = m.formats.slice(0, 1);
+      return {
+        type: m.type,
+        port: 0,
+        proto: m.proto,
+        formats: first,
+        connections: [],
+        bandwidths: [],
+        attributes: keepAttrsFor(first).filter((a) => a.name === "rtpmap"),
+        extraLines: [],
+      };
+    }
+    const port = typeof options.port === "number"
+      ? options.port + 2 * accepted
+      : options.port(m, index);
+    accepted++;
+    const attributes = keepAttrsFor(common);
+    if (options.ptime !== undefined && m.type === "audio") {
+      attributes.push({ name: "ptime", value: String(options.ptime) });
+    }
+    const dir = answerDirection(getDirection(m, offer), local);
+    if (dir !== "sendrecv") attributes.push({ name: dir });
+    return {
+      type: m.type,
+      port,
+      proto: m.proto,
+      formats: common,
+      connections: [],
+      bandwidths: [],
+      attributes,
+      extraLines: [],
+    };
+  });
+  return {
+    version: 0,
+    origin: {
+      username: options.origin?.username ?? "-",
+      sessionId: options.origin?.sessionId ?? randomSessionId(),
+      sessionVersion: options.origin?.sessionVersion ?? "0",
+      netType: "IN",
+      addrType,
+      address: options.address,
+    },
+    sessionName: options.sessionName ?? "-",
+    emails: [],
+    phones: [],
+    connection: { netType: "IN", addrType, address: options.address },
+    bandwidths: [],
+    timing: structuredClone(offer.timing),
+    attributes: [],
+    media,
+    extraLines: [],
+  };
+}

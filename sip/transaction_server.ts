@@ -1,0 +1,398 @@
+/**
+ * Server transactions (RFC 3261 §17.2, updated by RFC 6026 §7.1 and §8.5-§8.7).
+ *
+ * Pure state machines: they send through, and report to, a {@linkcode ServerTransactionHost}
+ * (normally the {@linkcode TransactionLayer}). At most two timer slots per transaction;
+ * timer callbacks are bound once per transaction.
+ *
+ * INVITE server transaction (§17.2.1, RFC 6026 §8.5-§8.7, figure 7 as updated):
+ *
+ * | State      | Event                          | Action                                  | Next       |
+ * | ---------- | ------------------------------ | --------------------------------------- | ---------- |
+ * | (start)    | INVITE received                | pass up; start the 100 Trying timer     | Proceeding |
+ * | Proceeding | 200 ms, TU silent (§17.2.1)    | send 100 Trying                         | Proceeding |
+ * | Proceeding | INVITE retransmission          | resend last provisional (100 if none)   | Proceeding |
+ * | Proceeding | TU sends 1xx                   | send                                    | Proceeding |
+ * | Proceeding | TU sends 2xx                   | send, start L = 64*T1                   | Accepted   |
+ * | Proceeding | TU sends 300-699               | send, start G = T1 (unrel.), H = 64*T1  | Completed  |
+ * | Accepted   | INVITE retransmission          | absorb (the TU retransmits the 2xx)     | Accepted   |
+ * | Accepted   | TU sends 2xx                   | send (TU-driven retransmission)         | Accepted   |
+ * | Accepted   | Timer L                        | -                                       | Terminated |
+ * | Completed  | Timer G                        | resend, G = min(2G, T2)                 | Completed  |
+ * | Completed  | INVITE retransmission          | resend the final response               | Completed  |
+ * | Completed  | ACK                            | stop G, H; start I = T4 (0 reliable)    | Confirmed  |
+ * | Completed  | Timer H                        | report timeout (no ACK)                 | Terminated |
+ * | Confirmed  | ACK                            | absorb                                  | Confirmed  |
+ * | Confirmed  | Timer I                        | -                                       | Terminated |
+ * | any live   | transport error                | report                                  | Terminated |
+ *
+ * Non-INVITE server transaction (§17.2.2, figure 8):
+ *
+ * | State      | Event                  | Action                              | Next       |
+ * | ---------- | ---------------------- | ----------------------------------- | ---------- |
+ * | (start)    | request received       | pass up                             | Trying     |
+ * | Trying     | retransmission         | absorb                              | Trying     |
+ * | Trying/Pr  | TU sends 1xx           | send                                | Proceeding |
+ * | Proceeding | retransmission         | resend last provisional             | Proceeding |
+ * | Trying/Pr  | TU sends 200-699       | send, start J = 64*T1 (0 reliable)  | Completed  |
+ * | Completed  | retransmission         | resend the final response           | Completed  |
+ * | Completed  | Timer J                | -                                   | Terminated |
+ * | any live   | transport error        | report                              | Terminated |
+ *
+ * @module
+ */
+
+import type { Clock, SipTimers, TimerId } from "./clock.ts";
+import { TransactionStateError } from "./transaction_client.ts";
+import type { SipRequest, SipResponse } from "./types.ts";
+
+/** What a server transaction needs from its owner (the transaction layer). */
+export interface ServerTransactionHost<Ctx> {
+  /** The injected clock. */
+  readonly clock: Clock;
+  /** T1, T2, T4. */
+  readonly timers: SipTimers;
+  /** Hand a response to the transport. May throw: a throw counts as a transport error. */
+  transmit(msg: SipResponse, tx: ServerTransaction<Ctx>): void;
+  /** Build the 100 Trying for a request (§8.2.6.1). */
+  makeTrying(req: SipRequest): SipResponse;
+  /** Timer H fired: no ACK arrived for a non-2xx final response (§17.2.1). */
+  serverTimeout(tx: ServerTransaction<Ctx>): void;
+  /** The transport failed to send. */
+  serverTransportError(tx: ServerTransaction<Ctx>, error: unknown): void;
+  /** The transaction reached Terminated; drop it from the tables. */
+  serverTerminated(tx: ServerTransaction<Ctx>): void;
+}
+
+/** States of the INVITE server transaction (RFC 3261 §17.2.1, RFC 6026). */
+export type InviteServerState =
+  | "proceeding"
+  | "accepted"
+  | "completed"
+  | "confirmed"
+  | "terminated";
+
+/** States of the non-INVITE server transaction (RFC 3261 §17.2.2). */
+export type NonInviteServerState = "trying" | "proceeding" | "completed" | "terminated";
+
+/** Options for a server transaction. */
+export interface ServerTransactionOptions<Ctx> {
+  /** Where the request came from (opaque; given back to `transmit`). */
+  ctx: Ctx;
+  /** True on TCP, TLS, WS, WSS, SCTP: no retransmissions, Timers I and J are zero. */
+  reliable: boolean;
+  /** INVITE only: ms before the transaction sends 100 Trying itself (§17.2.1: 200 ms);
+   * `false` never sends it. */
+  tryingDelay?: number | false;
+}
+
+/** The common part of INVITE and non-INVITE server transactions. */
+export abstract class ServerTransaction<Ctx = unknown> {
+  /** The transaction key in the layer's table (§17.2.3). */
+  readonly key: string;
+  /** The request that created the transaction. */
+  readonly request: SipRequest;
+  /** Where the request came from. */
+  readonly ctx: Ctx;
+  /** True on a reliable transport. */
+  readonly reliable: boolean;
+  /** The last response sent, if any. */
+  lastResponse: SipResponse | undefined = undefined;
+  /** Free slot for the TU (e.g. the INVITE session answering this request). */
+  owner: unknown = undefined;
+  /** Set by the layer when a CANCEL matched this transaction (§9.2). */
+  cancelled = false;
+  /** The owner (transaction layer). */
+  protected readonly host: ServerTransactionHost<Ctx>;
+  /** The retransmission timer slot (A, E, G, or the 100 Trying delay). */
+  protected retransmitTimer: TimerId | undefined = undefined;
+  /** The timeout timer slot (B, D, F, H, I, J, K, L, M, or the CANCEL guard). */
+  protected timeoutTimer: TimerId | undefined = undefined;
+
+  /** Create the transaction.
+   * @param host the owner (transaction layer)
+   * @param key the table key
+   * @param request the request received
+   * @param options source and transport reliability
+   */
+  constructor(
+    host: ServerTransactionHost<Ctx>,
+    key: string,
+    request: SipRequest,
+    options: ServerTransactionOptions<Ctx>,
+  ) {
+    this.host = host;
+    this.key = key;
+    this.request = request;
+    this.ctx = options.ctx;
+    this.reliable = options.reliable;
+  }
+
+  /** The current state. */
+  abstract get state(): string;
+  /** True when the transaction is an INVITE server transaction. */
+  abstract get isInvite(): boolean;
+  /** Send a response from the TU through the transaction. Throws
+   * {@linkcode TransactionStateError} when the state does not allow it. */
+  abstract respond(res: SipResponse): void;
+  /** Feed a retransmission of the request (absorbed, maybe answered with the last
+   * response). */
+  abstract receiveRetransmission(req: SipRequest): void;
+
+  /** True once a final response (200-699) was sent. */
+  get finalSent(): boolean {
+    return this.lastResponse !== undefined && this.lastResponse.status >= 200;
+  }
+
+  /** Number of running timers (for leak checks). */
+  get activeTimers(): number {
+    return (this.retransmitTimer === undefined ? 0 : 1) +
+      (this.timeoutTimer === undefined ? 0 : 1);
+  }
+
+  /** Report that the transport failed for this transaction; the TU is told and the
+   * transaction terminates (§17.2.4). */
+  transportError(error: unknown): void {
+    if (this.state === "terminated") return;
+    this.host.serverTransportError(this, error);
+    this.terminate();
+  }
+
+  /** Stop all timers and leave the tables. */
+  terminate(): void {
+    if (this.state === "terminated") return;
+    this.clearTimers();
+    this.setTerminated();
+    this.host.serverTerminated(this);
+  }
+
+  /** Enter the Terminated state (subclass state field). */
+  protected abstract setTerminated(): void;
+
+  /** Stop both timer slots. */
+  protected clearTimers(): void {
+    if (this.retransmitTimer !== undefined) {
+      this.host.clock.clearTimeout(this.retransmitTimer);
+      this.retransmitTimer = undefined;
+    }
+    if (this.timeoutTimer !== undefined) {
+      this.host.clock.clearTimeout(this.timeoutTimer);
+      this.timeoutTimer = undefined;
+    }
+  }
+
+  /** Send through the host; returns false (and terminates) on a transport error. */
+  protected transmit(msg: SipResponse): boolean {
+    try {
+      this.host.transmit(msg, this);
+      return true;
+    } catch (error) {
+      this.transportError(error);
+      return false;
+    }
+  }
+}
+
+/** An INVITE server transaction (RFC 3261 §17.2.1, RFC 6026). See the module table. */
+export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ctx> {
+  #state: InviteServerState = "proceeding";
+  #interval = 0;
+  // One bound callback per timer slot, dispatching on the state (no closure per timer).
+  readonly #onRetransmit = (): void => this.#retransmitFired();
+  readonly #onTimeout = (): void => this.#timeoutFired();
+
+  /** Create the transaction and, unless disabled, schedule the 100 Trying (§17.2.1).
+   * @param host the owner (transaction layer)
+   * @param key the table key
+   * @param request the INVITE
+   * @param options source, reliability and the 100 Trying delay
+   */
+  constructor(
+    host: ServerTransactionHost<Ctx>,
+    key: string,
+    request: SipRequest,
+    options: ServerTransactionOptions<Ctx>,
+  ) {
+    super(host, key, request, options);
+    const delay = options.tryingDelay ?? 200;
+    if (delay !== false) {
+      this.retransmitTimer = host.clock.setTimeout(this.#onRetransmit, Math.max(0, delay));
+    }
+  }
+
+  /** The current state. */
+  get state(): InviteServerState {
+    return this.#state;
+  }
+
+  /** Always true. */
+  get isInvite(): boolean {
+    return true;
+  }
+
+  /** Send a response from the TU (§17.2.1, RFC 6026 §8.5-§8.6). */
+  respond(res: SipResponse): void {
+    const status = res.status;
+    switch (this.#state) {
+      case "proceeding": {
+        this.clearTimers(); // the pending 100 Trying is no longer needed
+        this.lastResponse = res;
+        if (status < 200) {
+          this.transmit(res);
+          return;
+        }
+        const t1 = this.host.timers.t1;
+        if (status < 300) {
+          this.#state = "accepted";
+          this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, 64 * t1);
+          this.transmit(res);
+          return;
+        }
+        this.#state = "completed";
+        if (!this.reliable) {
+          this.#interval = t1;
+          this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit, t1);
+        }
+        this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, 64 * t1);
+        this.transmit(res);
+        return;
+      }
+      case "accepted":
+        if (status >= 200 && status < 300) {
+          // RFC 6026 §8.6: 2xx retransmissions from the TU go out through the transaction.
+          this.transmit(res);
+          return;
+        }
+        throw new TransactionStateError(
+          `Cannot send ${status} after a 2xx on this INVITE transaction.`,
+        );
+      default:
+        throw new TransactionStateError(
+          `Cannot send ${status}: the INVITE transaction is ${this.#state}.`,
+        );
+    }
+  }
+
+  /** Feed a retransmitted INVITE. */
+  receiveRetransmission(_req: SipRequest): void {
+    switch (this.#state) {
+      case "proceeding":
+        // §17.2.1: resend the most recent provisional response.
+        if (this.lastResponse !== undefined) this.transmit(this.lastResponse);
+        else this.#sendTrying();
+        return;
+      case "completed":
+        if (this.lastResponse !== undefined) this.transmit(this.lastResponse);
+        return;
+      default:
+        return; // Accepted (RFC 6026 §8.7), Confirmed: absorbed.
+    }
+  }
+
+  /** Feed an ACK matched to this transaction. Returns true when the transaction absorbed it
+   * (ACK for a non-2xx final, §17.2.1), false when it belongs to the TU (ACK for a 2xx). */
+  receiveAck(_ack: SipRequest): boolean {
+    switch (this.#state) {
+      case "completed": {
+        this.clearTimers();
+        this.#state = "confirmed";
+        const i = this.reliable ? 0 : this.host.timers.t4;
+        this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, i);
+        return true;
+      }
+      case "confirmed":
+        return true;
+      case "accepted":
+      case "proceeding":
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  /** Enter the Terminated state. */
+  protected setTerminated(): void {
+    this.#state = "terminated";
+  }
+
+  #sendTrying(): void {
+    this.retransmitTimer = undefined;
+    if (this.#state !== "proceeding" || this.lastResponse !== undefined) return;
+    const trying = this.host.makeTrying(this.request);
+    this.lastResponse = trying;
+    this.transmit(trying);
+  }
+
+  #timerG(): void {
+    this.retransmitTimer = undefined;
+    if (this.#state !== "completed" || this.lastResponse === undefined) return;
+    if (!this.transmit(this.lastResponse)) return;
+    this.#interval = Math.min(2 * this.#interval, this.host.timers.t2);
+    this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit, this.#interval);
+  }
+
+  /** The retransmit slot: the 100 Trying delay in Proceeding, Timer G in Completed. */
+  #retransmitFired(): void {
+    if (this.#state === "completed") this.#timerG();
+    else this.#sendTrying();
+  }
+
+  /** The timeout slot: H in Completed, L in Accepted, I in Confirmed. */
+  #timeoutFired(): void {
+    this.timeoutTimer = undefined;
+    if (this.#state === "terminated") return;
+    if (this.#state === "completed") this.host.serverTimeout(this);
+    this.terminate();
+  }
+}
+
+/** A non-INVITE server transaction (RFC 3261 §17.2.2). See the module table. */
+export class NonInviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ctx> {
+  #state: NonInviteServerState = "trying";
+  readonly #onTimerJ = (): void => this.terminate();
+
+  /** The current state. */
+  get state(): NonInviteServerState {
+    return this.#state;
+  }
+
+  /** Always false. */
+  get isInvite(): boolean {
+    return false;
+  }
+
+  /** Send a response from the TU (§17.2.2). */
+  respond(res: SipResponse): void {
+    if (this.#state !== "trying" && this.#state !== "proceeding") {
+      throw new TransactionStateError(
+        `Cannot send ${res.status}: the ${this.request.method} transaction is ${this.#state}.`,
+      );
+    }
+    this.lastResponse = res;
+    if (res.status < 200) {
+      this.#state = "proceeding";
+      this.transmit(res);
+      return;
+    }
+    this.#state = "completed";
+    const j = this.reliable ? 0 : 64 * this.host.timers.t1;
+    this.timeoutTimer = this.host.clock.setTimeout(this.#onTimerJ, j);
+    this.transmit(res);
+  }
+
+  /** Feed a retransmitted request: absorbed in Trying, answered with the last response
+   * in Proceeding and Completed (§17.2.2). */
+  receiveRetransmission(_req: SipRequest): void {
+    if (
+      (this.#state === "proceeding" || this.#state === "completed") &&
+      this.lastResponse !== undefined
+    ) {
+      this.transmit(this.lastResponse);
+    }
+  }
+
+  /** Enter the Terminated state. */
+  protected setTerminated(): void {
+    this.#state = "terminated";
+  }
+}
