@@ -158,7 +158,13 @@ async function startTarget(name: TargetName): Promise<Target> {
       name: "kamailio",
       cwd: dir,
     });
-    await waitForPort(port, "udp", 10_000, proc);
+    try {
+      await waitForPort(port, "udp", 10_000, proc);
+    } catch (e) {
+      await proc.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw e;
+    }
     return { name, port, proc, dir };
   }
   if (name === "floor") {

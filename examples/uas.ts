@@ -5,6 +5,8 @@
  * - OPTIONS: 200 (the default, with Allow, Accept, Supported)
  * - INVITE: 180 Ringing, then 200 OK with an SDP answer (RFC 3264) to the offer (or an
  *   offer when the INVITE had none); 488 when the offer shares no codec
+ * - INVITE to the user `busy` (Request-URI `sip:busy@...`): 486 Busy Here at once (the SIPp
+ *   busy scenario of the interop tests expects it)
  * - ACK: accepted; BYE: 200; everything else: the sipkit defaults
  *
  * ```sh
@@ -91,6 +93,7 @@ if (import.meta.main) {
     listen: args.listen,
     callbacks: {
       sipInvite(req, call) {
+        if (req.uri.user === "busy") return "busy"; // 486 Busy Here
         call.reply("ringing");
         const reply = sdpFor(req, call.peer.localHost);
         if (args.ringMs <= 0) return reply;

@@ -122,10 +122,13 @@ export function compose<A extends readonly unknown[], R>(
   terminal: Terminal<A, R>,
 ): Chain<A, R> {
   const raw = composeRaw(links, terminal);
-  return async (args: A): Promise<R> => {
-    const result = await raw(args);
-    return (result === NO_REPLY ? undefined : result) as R;
-  };
+  const map = (result: R | NoReply): R => (result === NO_REPLY ? undefined : result) as R;
+  return (args: A): Promise<R> => raw(args).then(map);
+}
+
+/** True for a promise or any other thenable. */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
 }
 
 /** A plain positional callback: `undefined` continues, {@linkcode NO_REPLY} stops without a
@@ -144,8 +147,13 @@ export type PlainCallback<A extends readonly unknown[], R> = (
 export function fromCallback<A extends readonly unknown[], R>(
   fn: PlainCallback<A, R>,
 ): Link<A, R> {
-  return async (args, next) => {
-    const result = await fn(...args);
+  // No async wrapper: a callback that answers synchronously (the common case) costs no
+  // promise here; the chain wraps the link's result once.
+  return (args, next) => {
+    const result = fn(...args);
+    if (isThenable(result)) {
+      return Promise.resolve(result).then((r) => r === undefined ? next() : r as R | NoReply);
+    }
     return result === undefined ? next() : result as R | NoReply;
   };
 }

@@ -40,6 +40,13 @@ interface Active {
   parent: Active | undefined;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** True for a promise or any other thenable. */
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
 interface Entry {
   tail: Promise<void>;
   pending: number;
@@ -70,14 +77,30 @@ export class KeyedQueue {
     return undefined;
   }
 
-  #exec<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
-    const active: Active = { queue: this, key, done: false, parent: this.#als.getStore() };
-    return this.#als.run(active, async () => {
+  /** Run `fn` now, marked as a task of `key` nested in `parent` (the task that called
+   * `run` inline, or undefined for a queued task: a queued task is not nested in its
+   * poster). The mark ends when the task settles. */
+  #exec<T>(key: string, fn: () => T | Promise<T>, parent: Active | undefined): Promise<T> {
+    const active: Active = { queue: this, key, done: false, parent };
+    return this.#als.run(active, () => {
+      let value: T | Promise<T>;
       try {
-        return await fn();
-      } finally {
+        value = fn();
+      } catch (error) {
         active.done = true;
+        return Promise.reject(error);
       }
+      if (!isThenable(value)) {
+        active.done = true;
+        return Promise.resolve(value);
+      }
+      return Promise.resolve(value).then((v) => {
+        active.done = true;
+        return v;
+      }, (error: unknown) => {
+        active.done = true;
+        throw error;
+      });
     });
   }
 
@@ -87,7 +110,7 @@ export class KeyedQueue {
    * @returns the task's result
    */
   run<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
-    if (this.#inside(key) !== undefined) return this.#exec(key, fn);
+    if (this.#inside(key) !== undefined) return this.#exec(key, fn, this.#als.getStore());
     return this.#enqueue(key, fn);
   }
 
@@ -104,13 +127,14 @@ export class KeyedQueue {
   #enqueue<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { tail: Promise.resolve(), pending: 0 };
+      entry = { tail: RESOLVED, pending: 0 };
       this.#entries.set(key, entry);
     }
     const e = entry;
     e.pending++;
-    // Run outside any current task's context: a queued task is not nested in its poster.
-    const result = e.tail.then(() => this.#als.exit(() => this.#exec(key, fn)));
+    // Run outside any current task's context: a queued task is not nested in its poster
+    // (its mark has no parent).
+    const result = e.tail.then(() => this.#exec(key, fn, undefined));
     e.tail = result.then(
       () => this.#settle(key, e),
       () => this.#settle(key, e),

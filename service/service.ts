@@ -49,7 +49,7 @@ import {
 import { Mailbox } from "./mailbox.ts";
 import type { AnyPluginContext, CallbackName, Plugin, StateMap } from "./plugin.ts";
 import { defaultRegistry, type ServiceRegistry } from "./registry.ts";
-import { defaultSipCallbacks, SIP_CALLBACK_NAMES } from "./sip_callbacks.ts";
+import { DEFAULT_ALLOW, defaultSipCallbacks, SIP_CALLBACK_NAMES } from "./sip_callbacks.ts";
 import {
   createSipStack,
   type InviteOptions,
@@ -777,6 +777,8 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
         name: this.name,
       },
       callbacks: this.#sipFacade,
+      // The chains end in the defaults already: `undefined` means "answered later".
+      callbacksComplete: true,
       clock: c.clock,
       timers: c.timers,
       tryingDelay: c.tryingDelay,
@@ -1054,46 +1056,33 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       await slot.plugin.runtime.update(slot.ctx, previous);
     }
     if (next.dataDir !== prev.dataDir) await writeUuid(next.dataDir, this.id, this.#uuid);
-    await this.#updateStack(next, prev);
+    await this.#updateStack(next);
   }
 
   /** Hand the new config to the SIP stack (listeners added/removed, timers, capabilities). */
-  async #updateStack(next: ServiceConfig<S>, prev: ServiceConfig<S>): Promise<void> {
+  async #updateStack(next: ServiceConfig<S>): Promise<void> {
     if (this.#stack === undefined) return;
     await this.#stack.update({
       listen: next.listen,
       timers: next.timers,
       maxCalls: next.limits.maxCalls,
+      limits: next.limits,
+      udpMaxSize: next.udpMaxSize,
+      tls: next.tls,
+      keepAliveInterval: next.keepAliveInterval,
+      keepAliveTimeout: next.keepAliveTimeout,
       supported: next.supported,
       accept: next.accept,
       events: next.events,
       fromUser: next.fromUser,
+      allow: next.allow ?? DEFAULT_ALLOW,
+      realm: next.realm ?? this.name,
+      tryingDelay: next.tryingDelay,
+      dialogIdleTimeout: next.dialogIdleTimeout,
+      inviteTimeout: next.inviteTimeout,
+      closeTimeout: next.closeTimeout,
     });
-    const restartOnly = RESTART_ONLY.filter((k) => !sameJson(next[k], prev[k]));
-    if (restartOnly.length > 0) {
-      this.#logger.warn("Options {keys} take effect at the next start", {
-        keys: restartOnly.join(", "),
-      });
-    }
   }
-}
-
-/** Options the SIP stack cannot change live (they apply at the next start). */
-const RESTART_ONLY = [
-  "limits",
-  "tls",
-  "udpMaxSize",
-  "keepAliveInterval",
-  "keepAliveTimeout",
-  "allow",
-  "realm",
-  "tryingDelay",
-  "dialogIdleTimeout",
-  "inviteTimeout",
-] as const;
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 async function mapNoReply(chain: AnyChain, args: readonly unknown[]): Promise<unknown> {

@@ -56,7 +56,11 @@ import { checkUasRequest } from "../sip/uas_core.ts";
 import { parseUri } from "../sip/uri.ts";
 import { validateMessage } from "../sip/validate.ts";
 import type { HeaderValue, SipMessage, SipRequest, SipResponse, Uri } from "../sip/types.ts";
-import { TransportLayer, type TransportLayerOptions } from "../transport/transport_layer.ts";
+import {
+  TransportLayer,
+  type TransportLayerOptions,
+  type TransportUpdate,
+} from "../transport/transport_layer.ts";
 import type {
   InboundMessage,
   ListenerInfo,
@@ -248,6 +252,11 @@ export interface SipStackOptions {
   transportOptions?: TransportLayerOptions;
   /** The SIP callbacks; missing ones take the defaults of `sip_callbacks.ts`. */
   callbacks?: Partial<SipCallbacks>;
+  /** The `callbacks` are complete (every name, already ending in the defaults, as a
+   * service's composed chains): they are used as they are, and a method callback that
+   * returns `undefined` means "answered later through `call.reply`" instead of "use the
+   * default" (default false). */
+  callbacksComplete?: boolean;
   /** Clock for the SIP timers (default the system clock). */
   clock?: Clock;
   /** T1, T2, T4. */
@@ -305,8 +314,17 @@ export interface SipStackUpdate {
   listen?: readonly string[];
   /** New T1, T2, T4 (for transactions started from now on). */
   timers?: Partial<SipTimers>;
-  /** New limits (`maxTransactions`, `maxCalls`: beyond them new requests get 503). */
-  limits?: { maxTransactions?: number; maxCalls?: number };
+  /** New limits (`maxTransactions`, `maxCalls`: beyond them new requests get 503; the
+   * transport limits go to {@linkcode TransportLayer.update}). */
+  limits?: Partial<TransportLimits> & { maxTransactions?: number; maxCalls?: number };
+  /** New RFC 3261 §18.1.1 UDP size threshold (transport). */
+  udpMaxSize?: number;
+  /** New TLS settings, replacing the old ones (transport; new connections and listeners). */
+  tls?: TlsOptions;
+  /** New RFC 5626 keep-alive interval in ms (transport). */
+  keepAliveInterval?: number;
+  /** New RFC 5626 pong timeout in ms (transport). */
+  keepAliveTimeout?: number;
   /** New call cap. */
   maxCalls?: number;
   /** New Supported tags. */
@@ -317,6 +335,18 @@ export interface SipStackUpdate {
   events?: readonly string[];
   /** New From/Contact user. */
   fromUser?: string;
+  /** New methods for Allow (also the methods accepted without a callback). */
+  allow?: readonly string[];
+  /** New realm of the default Digest challenges (challenges issued from now on). */
+  realm?: string;
+  /** New delay of the automatic 100 Trying (INVITEs received from now on); false: none. */
+  tryingDelay?: number | false;
+  /** New idle timeout of dialogs created from now on (ms). */
+  dialogIdleTimeout?: number;
+  /** New INVITE timeout (UAC INVITEs sent and incoming INVITEs received from now on, ms). */
+  inviteTimeout?: number;
+  /** New default wait of `close` (ms). */
+  closeTimeout?: number;
 }
 
 /** Live counters, for leak checks and metrics. */
@@ -375,14 +405,24 @@ const DEFAULT_ACCEPT: readonly string[] = [
 ];
 const TEXT_DECODER = new TextDecoder();
 
+/** Why a client transaction ended without a response: RFC 3263 §4.3 failover cases. */
+type Failure = "transport" | "timeout";
+
+/** The outcome of one client transaction, with the reason of a local failure. */
+interface TxResult extends InviteResult {
+  failure: Failure | undefined;
+}
+
 interface Pending {
   resolve(result: UacResult): void;
   request: SipRequest;
   options: InviteOptions;
   onFinal(res: SipResponse): void;
   onProvisional(res: SipResponse): void;
-  fail(status: number, reason: string): void;
+  fail(status: number, reason: string, failure?: Failure): void;
   done: boolean;
+  /** A CANCEL was asked for (by the signal, the timeout or `dialog.cancel()`). */
+  cancelled: boolean;
 }
 
 function hostForUri(host: string): string {
@@ -430,6 +470,8 @@ class DialogEntry implements DialogHandle {
   remoteSdp: string | undefined;
   /** An offer we made that awaits the answer (late offer in a 2xx to our INVITE). */
   offerPending: "local" | "remote" | undefined;
+  /** Subscription usages (RFC 6665) by key, with their expiry timer. */
+  subs = new Map<string, TimerId | undefined>();
 
   constructor(stack: Stack, dialog: Dialog, flow: SendTarget | undefined) {
     this.#stack = stack;
@@ -590,8 +632,21 @@ class Stack implements SipStack {
   readonly #listenIds = new Map<string, string[]>();
   readonly #timers = new Set<TimerId>();
   readonly #sleepers = new Set<() => void>();
-  readonly #opts: SipStackOptions;
+  /** The options object handed to the transaction layer, which reads `tryingDelay` from it
+   * for every new INVITE: `update` changes it there. */
+  readonly #tlOptions: ConstructorParameters<typeof TransactionLayer<Ctx>>[0];
   readonly #nonceSecret: string;
+  /** The lists the capabilities were built from (before defaults were merged in). */
+  #capInput: {
+    allow?: readonly string[] | undefined;
+    supported?: readonly string[] | undefined;
+    accept?: readonly string[] | undefined;
+    events?: readonly string[] | undefined;
+  };
+  #realm: string;
+  #inviteTimeout: number;
+  #dialogIdleTimeout: number;
+  #closeTimeout: number;
   #callbacks: SipCallbacks;
   #capabilities: Capabilities;
   #acceptedMethods: string[];
@@ -604,16 +659,27 @@ class Stack implements SipStack {
   #inflightServer = 0;
 
   constructor(options: SipStackOptions, transport: SipTransport) {
-    this.#opts = options;
     this.name = options.name ?? "sipkit";
     this.#log = getLogger(["sipkit", this.name, "sip"]);
     this.transport = transport;
     this.#clock = options.clock ?? systemClock;
     this.#queue = options.queue ?? new KeyedQueue();
     this.#hooks = options.hooks;
-    this.#callbacks = resolveSipCallbacks(options.callbacks);
-    this.#capabilities = this.#makeCapabilities(options);
+    this.#callbacks = options.callbacksComplete === true && options.callbacks !== undefined
+      ? options.callbacks as SipCallbacks
+      : resolveSipCallbacks(options.callbacks);
+    this.#capInput = {
+      allow: options.allow,
+      supported: options.supported,
+      accept: options.accept,
+      events: options.events,
+    };
+    this.#capabilities = this.#makeCapabilities(this.#capInput);
     this.#acceptedMethods = [...new Set([...CALLBACK_METHODS, ...this.#capabilities.allow])];
+    this.#realm = options.realm ?? this.name;
+    this.#inviteTimeout = options.inviteTimeout ?? 180_000;
+    this.#dialogIdleTimeout = options.dialogIdleTimeout ?? 1_800_000;
+    this.#closeTimeout = options.closeTimeout ?? 32_000;
     this.#maxCalls = options.maxCalls ?? 100_000;
     this.#maxTransactions = options.limits?.maxTransactions ?? 10_000;
     this.#fromUser = options.fromUser ?? "sipkit";
@@ -625,15 +691,24 @@ class Stack implements SipStack {
       onRequest: (req, tx, info) => this.#onRequest(req, tx, info.ctx, info.merged),
       onResponse: (res, tx, ctx) => this.#onResponse(res, tx, ctx),
       onCancel: (cancel, invite) => this.#onCancel(cancel, invite),
-      onTimeout: (tx) => this.#onClientFailure(tx, 408, "Request Timeout"),
+      // Timer B/F: no answer from the target (RFC 3263 §4.3 failover); the CANCEL guard or
+      // Timer C: the request was given up on purpose.
+      onTimeout: (tx, timer) =>
+        this.#onClientFailure(
+          tx,
+          408,
+          "Request Timeout",
+          timer === "B" || timer === "F" ? "timeout" : undefined,
+        ),
       onTransportError: (tx, error) => {
         this.#log.info("Transport error: {error}", { error: errorText(error) });
-        this.#onClientFailure(tx, 503, "Service Unavailable");
+        this.#onClientFailure(tx, 503, "Service Unavailable", "transport");
       },
       onCallbackError: (error) =>
         this.#log.error("Internal error in the SIP stack: {error}", { error: errorText(error) }),
     };
     if (options.tryingDelay !== undefined) tlOptions.tryingDelay = options.tryingDelay;
+    this.#tlOptions = tlOptions;
     this.#tl = new TransactionLayer<Ctx>(tlOptions);
     transport.onMessage((m) => this.#onInbound(m));
   }
@@ -694,6 +769,19 @@ class Stack implements SipStack {
   }
 
   async update(options: SipStackUpdate): Promise<void> {
+    // First, so a RangeError from the transport leaves everything as it was.
+    if (this.transport instanceof TransportLayer) {
+      const t: TransportUpdate = {};
+      if (options.limits !== undefined) {
+        const { maxTransactions: _t, maxCalls: _c, ...limits } = options.limits;
+        t.limits = limits;
+      }
+      if (options.udpMaxSize !== undefined) t.udpMaxSize = options.udpMaxSize;
+      if (options.tls !== undefined) t.tls = options.tls;
+      if (options.keepAliveInterval !== undefined) t.keepAliveInterval = options.keepAliveInterval;
+      if (options.keepAliveTimeout !== undefined) t.keepAliveTimeout = options.keepAliveTimeout;
+      this.transport.update(t);
+    }
     if (options.timers !== undefined) Object.assign(this.#tl.timers, options.timers);
     if (options.limits?.maxTransactions !== undefined) {
       this.#maxTransactions = options.limits.maxTransactions;
@@ -701,16 +789,25 @@ class Stack implements SipStack {
     if (options.limits?.maxCalls !== undefined) this.#maxCalls = options.limits.maxCalls;
     if (options.maxCalls !== undefined) this.#maxCalls = options.maxCalls;
     if (options.fromUser !== undefined) this.#fromUser = options.fromUser;
+    if (options.realm !== undefined) this.#realm = options.realm;
+    if (options.inviteTimeout !== undefined) this.#inviteTimeout = options.inviteTimeout;
+    if (options.dialogIdleTimeout !== undefined) {
+      this.#dialogIdleTimeout = options.dialogIdleTimeout;
+    }
+    if (options.closeTimeout !== undefined) this.#closeTimeout = options.closeTimeout;
+    if (options.tryingDelay !== undefined) this.#tlOptions.tryingDelay = options.tryingDelay;
     if (
       options.supported !== undefined || options.accept !== undefined ||
-      options.events !== undefined
+      options.events !== undefined || options.allow !== undefined
     ) {
-      this.#capabilities = this.#makeCapabilities({
-        allow: this.#capabilities.allow,
-        supported: options.supported ?? this.#opts.supported,
-        accept: options.accept ?? this.#opts.accept,
-        events: options.events ?? this.#capabilities.events,
-      });
+      const input = { ...this.#capInput };
+      if (options.allow !== undefined) input.allow = options.allow;
+      if (options.supported !== undefined) input.supported = options.supported;
+      if (options.accept !== undefined) input.accept = options.accept;
+      if (options.events !== undefined) input.events = options.events;
+      this.#capInput = input;
+      this.#capabilities = this.#makeCapabilities(input);
+      this.#acceptedMethods = [...new Set([...CALLBACK_METHODS, ...this.#capabilities.allow])];
     }
     if (options.listen !== undefined) {
       const wanted = new Set(options.listen);
@@ -758,7 +855,7 @@ class Stack implements SipStack {
   async close(timeout?: number): Promise<void> {
     if (this.#closed) return;
     this.#closing = true;
-    const limit = timeout ?? this.#opts.closeTimeout ?? 32_000;
+    const limit = timeout ?? this.#closeTimeout;
     const deadline = Date.now() + limit;
     // Transactions in flight: UAC requests awaiting a final response, and requests we are
     // still processing. Poll with a short real timer, bounded by the deadline.
@@ -883,12 +980,18 @@ class Stack implements SipStack {
   }
 
   async #resolveTarget(uri: Uri, transport: TransportName | undefined): Promise<SendTarget> {
+    const first = (await this.#resolveTargets(uri, transport))[0];
+    if (first === undefined) throw new Error(`No target for ${uri}`);
+    return first;
+  }
+
+  /** RFC 3263: every target for `uri`, in failover order (never empty: throws instead). */
+  async #resolveTargets(uri: Uri, transport: TransportName | undefined): Promise<SendTarget[]> {
     const u = uri.clone();
     if (transport !== undefined) u.params.set("transport", transport);
     const targets = await this.transport.resolve(u);
-    const first = targets[0];
-    if (first === undefined) throw new Error(`No target for ${uri}`);
-    return first;
+    if (targets.length === 0) throw new Error(`No target for ${uri}`);
+    return targets;
   }
 
   // --- inbound ---
@@ -1064,7 +1167,7 @@ class Stack implements SipStack {
   #deferGuard(call: ServerCall): void {
     if (call.replied) return;
     const invite = call.method === "INVITE";
-    const ms = invite ? (this.#opts.inviteTimeout ?? 180_000) : 64 * this.#tl.timers.t1;
+    const ms = invite ? this.#inviteTimeout : 64 * this.#tl.timers.t1;
     call.guard = this.#setTimer(() => {
       call.guard = undefined;
       if (call.replied) return;
@@ -1109,7 +1212,7 @@ class Stack implements SipStack {
 
   /** Answer a non-ok authorization; returns false when the request was answered. */
   #applyAuthorize(call: ServerCall, decision: AuthorizeResult): boolean {
-    const realm = this.#opts.realm ?? this.name;
+    const realm = this.#realm;
     const challenge = (r: string): string =>
       buildChallenge({ realm: r, secret: this.#nonceSecret, now: Date.now() });
     if (decision === "forbidden") {
@@ -1172,13 +1275,23 @@ class Stack implements SipStack {
     ) {
       res.setHeader("Contact", this.#contactForInbound(call.inbound));
     }
+    // RFC 3261 §12.1.1: a response that establishes a dialog MUST carry a copy of every
+    // Record-Route value of the request, in order, so that the UAC learns the route set.
+    if (
+      dialogCreating && status > 100 && status < 300 && !res.hasHeader("Record-Route") &&
+      req.hasHeader("Record-Route")
+    ) {
+      res.setHeader("Record-Route", req.headers("Record-Route"));
+    }
     call.responded = true;
     // Dialog bookkeeping before sending, so an ACK racing the 2xx finds the dialog.
     if (method === "INVITE") this.#uasInviteResponse(call, res);
-    else if (
-      (method === "SUBSCRIBE" || method === "REFER") && success && call.entry === undefined
-    ) {
-      this.#uasCreateDialog(call, res, "subscription");
+    else if ((method === "SUBSCRIBE" || method === "REFER") && success) {
+      // RFC 6665 §4.2.1: a subscription (a dialog usage, RFC 5057) for the Event, created
+      // or refreshed, lasting the Expires of the 2xx.
+      const key = subscriptionKey(req);
+      const entry = call.entry ?? this.#uasCreateDialog(call, res, key);
+      if (entry !== undefined) this.#subArm(entry, key, subscriptionExpires(req, res));
     } else if (method === "UPDATE" && call.entry !== undefined && success) {
       this.#offerAnswer(call.entry, sdpOf(req), sdpOf(res), "remote");
     }
@@ -1190,7 +1303,56 @@ class Stack implements SipStack {
     } finally {
       if (status >= 200) this.#finishCall(call);
     }
+    // RFC 6665 §4.1.3: a NOTIFY we accepted tells the state of our subscription.
+    if (method === "NOTIFY" && success && call.entry !== undefined) {
+      this.#subscriptionState(call.entry, req);
+    }
     return true;
+  }
+
+  // --- subscription usages (RFC 6665, RFC 3515 implicit subscriptions) ---
+
+  /** Add or refresh the subscription usage `key` of a dialog; it ends after `expires`
+   * seconds unless refreshed (RFC 6665 §4.1.2.1, §4.2.2). Expires 0 (an unsubscribe or a
+   * fetch) leaves 64*T1 for the final NOTIFY. Undefined: no timer (REFER). */
+  #subArm(entry: DialogEntry, key: string, expires: number | undefined): void {
+    if (entry.dialog.state === "terminated") return;
+    entry.dialog.addUsage(key);
+    this.#clearTimer(entry.subs.get(key));
+    let timer: TimerId | undefined;
+    if (expires !== undefined) {
+      const ms = expires === 0 ? 64 * this.#tl.timers.t1 : expires * 1000;
+      timer = this.#setTimer(() => {
+        if (entry.subs.get(key) !== timer) return;
+        this.#log.debug("Subscription {key} of {callId} expired", { key, callId: entry.callId });
+        this.#subEnd(entry, key);
+      }, ms);
+    }
+    entry.subs.set(key, timer);
+  }
+
+  /** End one subscription usage; the dialog ends with its last usage (RFC 5057 §5). */
+  #subEnd(entry: DialogEntry, key: string): void {
+    if (!entry.subs.has(key)) return;
+    this.#clearTimer(entry.subs.get(key));
+    entry.subs.delete(key);
+    entry.dialog.removeUsage(key);
+  }
+
+  /** Apply the Subscription-State of a NOTIFY (sent or received) to its subscription:
+   * `terminated` ends it, `active`/`pending` with `expires=N` re-arm its timer. */
+  #subscriptionState(entry: DialogEntry, notify: SipRequest): void {
+    const state = notify.header("Subscription-State");
+    if (state === undefined) return;
+    const key = findSubscription(entry.subs, notify.header("Event"));
+    if (key === undefined) return;
+    const value = (state.split(";")[0] ?? "").trim().toLowerCase();
+    if (value === "terminated") {
+      this.#subEnd(entry, key);
+      return;
+    }
+    const m = /;\s*expires\s*=\s*(\d+)/i.exec(state);
+    if (m !== null) this.#subArm(entry, key, Number(m[1]));
   }
 
   #uasCreateDialog(call: ServerCall, res: SipResponse, usage: string): DialogEntry | undefined {
@@ -1204,7 +1366,7 @@ class Stack implements SipStack {
   }
 
   #dialogOptions(): { clock: Clock; idleTimeout: number } {
-    return { clock: this.#clock, idleTimeout: this.#opts.dialogIdleTimeout ?? 1_800_000 };
+    return { clock: this.#clock, idleTimeout: this.#dialogIdleTimeout };
   }
 
   #addDialog(
@@ -1231,6 +1393,8 @@ class Stack implements SipStack {
 
   #dialogEnded(entry: DialogEntry, reason: DialogEndReason): void {
     this.#stopRetrans(entry);
+    for (const t of entry.subs.values()) this.#clearTimer(t);
+    entry.subs.clear();
     if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
     this.#callRef(entry.callId, -1);
     if (entry.localSdp !== undefined && entry.remoteSdp !== undefined) this.#sessionStop(entry);
@@ -1406,16 +1570,17 @@ class Stack implements SipStack {
       throw new TypeError(`Bad request URI ${uriText}: ${errorText(error)}`);
     }
     const firstHop = options.route?.[0];
-    let target: SendTarget;
+    let targets: SendTarget[];
     try {
       const hopUri = firstHop === undefined
         ? uri
         : parseUri(firstHop.replace(/^<|>$/g, "").replace(/>.*$/, ""));
-      target = await this.#resolveTarget(hopUri, options.transport);
+      targets = await this.#resolveTargets(hopUri, options.transport);
     } catch (error) {
       this.#log.info("Cannot resolve {uri}: {error}", { uri: uriText, error: errorText(error) });
       return { status: 503, reason: "Service Unavailable", response: undefined };
     }
+    const target = targets[0]!;
     const to = options.to ?? `<${uri}>`;
     const from = options.from ?? (method === "REGISTER" ? to : this.#fromFor(target));
     const headers: [string, HeaderValue][] = [];
@@ -1429,7 +1594,7 @@ class Stack implements SipStack {
       cseq: options.cseq ?? 1,
       headers,
     });
-    return await this.#runUac(req, target, options, undefined);
+    return await this.#runUac(req, targets, options, undefined);
   }
 
   /** Send a request inside a dialog. */
@@ -1481,13 +1646,13 @@ class Stack implements SipStack {
       return { status: 491, reason: "Request Pending", response: undefined };
     }
     const req = dialog.createRequest(method);
-    let target: SendTarget;
+    let targets: SendTarget[];
     try {
       const first = dialog.routeSet[0];
       const hop = first === undefined ? dialog.remoteTarget : first.uri;
-      target = entry.flow !== undefined && entry.flow.flowId !== undefined
-        ? { ...entry.flow }
-        : await this.#resolveTarget(hop, options.transport);
+      targets = entry.flow !== undefined && entry.flow.flowId !== undefined
+        ? [{ ...entry.flow }]
+        : await this.#resolveTargets(hop, options.transport);
     } catch (error) {
       this.#log.info("Cannot resolve the dialog target: {error}", { error: errorText(error) });
       return { status: 503, reason: "Service Unavailable", response: undefined };
@@ -1496,22 +1661,34 @@ class Stack implements SipStack {
       this.#stopRetrans(entry);
       this.#sessionStop(entry);
     }
-    return await this.#runUac(req, target, options, entry);
+    const r = await this.#runUac(req, targets, options, entry);
+    // RFC 6665 §4.2.2: a NOTIFY we sent with `terminated` ends the subscription.
+    if (method === "NOTIFY") this.#subscriptionState(entry, req);
+    return r;
   }
 
+  /**
+   * Run a request through its client transactions: RFC 3263 §4.3 failover to the next
+   * target (a new transaction, i.e. a new Via branch, for each) on a transport error, a
+   * transaction timeout or a 503 (RFC 3261 §21.5.4), and Digest retries on 401/407.
+   */
   async #runUac(
     first: SipRequest,
-    target: SendTarget,
+    targets: readonly SendTarget[],
     options: InviteOptions,
     entry: DialogEntry | undefined,
   ): Promise<UacResult> {
     const method = first.method;
+    let targetIndex = 0;
+    let target = targets[0]!;
     // Fill in the common parts.
+    let autoContact = false;
     if (options.contact !== false) {
       const needsContact = method === "INVITE" || method === "SUBSCRIBE" ||
         method === "REFER" || method === "REGISTER" || method === "UPDATE" ||
         method === "NOTIFY" || options.contact !== undefined;
       if (needsContact && !first.hasHeader("Contact")) {
+        autoContact = options.contact === undefined;
         first.setHeader("Contact", options.contact ?? this.#contactFor(target, this.#fromUser));
       }
     }
@@ -1546,9 +1723,34 @@ class Stack implements SipStack {
     this.#uacPending++;
     try {
       for (;;) {
-        const r = await this.#transaction(req, target, options, entry);
+        const { failure, ...r } = await this.#transaction(req, target, options, entry);
         const status = r.status;
         const res = r.response;
+        const nextTarget = targets[targetIndex + 1];
+        if (
+          nextTarget !== undefined &&
+          (failure !== undefined || (status === 503 && res !== undefined)) &&
+          !this.#closing && options.signal?.aborted !== true
+        ) {
+          // RFC 3263 §4.3: the same request, in a new transaction, to the next target.
+          this.#log.info(
+            "{method} to {host}:{port} ({transport}) failed ({why}): trying the next target",
+            {
+              method,
+              host: target.host,
+              port: target.port,
+              transport: target.transport,
+              why: failure ?? `${status}`,
+            },
+          );
+          targetIndex++;
+          target = nextTarget;
+          const again = req.clone();
+          again.removeHeader("Via");
+          if (autoContact) again.setHeader("Contact", this.#contactFor(target, this.#fromUser));
+          req = again;
+          continue;
+        }
         if (
           (status === 401 || status === 407) && digest !== undefined && res !== undefined &&
           tries < 2
@@ -1597,7 +1799,7 @@ class Stack implements SipStack {
     target: SendTarget,
     options: InviteOptions,
     entry: DialogEntry | undefined,
-  ): Promise<InviteResult> {
+  ): Promise<TxResult> {
     const method = req.method;
     const branch = generateBranch();
     const l = this.#listenerFor(target.transport, target.host);
@@ -1609,7 +1811,7 @@ class Stack implements SipStack {
     );
     const ctx: Ctx = { kind: "out", target: { ...target } };
     const reliable = target.transport !== "udp";
-    return new Promise<InviteResult>((resolve, reject) => {
+    return new Promise<TxResult>((resolve, reject) => {
       let dialogEntry = entry;
       let timer: TimerId | undefined;
       let tx: ClientTransaction<Ctx> | undefined;
@@ -1623,11 +1825,11 @@ class Stack implements SipStack {
           dialogEntry.pendingInvite = undefined;
         }
       };
-      const finish = (result: InviteResult): void => {
+      const finish = (result: InviteResult, failure?: Failure): void => {
         if (pending.done) return;
         pending.done = true;
         cleanup();
-        resolve(result);
+        resolve({ ...result, failure });
       };
       const onAbort = (): void => {
         if (pending.done || tx === undefined) return;
@@ -1643,12 +1845,13 @@ class Stack implements SipStack {
         request: req,
         options,
         done: false,
+        cancelled: false,
         resolve: (r) => finish({ ...r, dialog: undefined }),
-        fail: (status, reason) => {
+        fail: (status, reason, failure) => {
           if (method === "INVITE" && entry === undefined && dialogEntry?.dialog.state === "early") {
             dialogEntry.dialog.terminate("local");
           }
-          finish({ status, reason, response: undefined, dialog: undefined });
+          finish({ status, reason, response: undefined, dialog: undefined }, failure);
         },
         onProvisional: (res) => {
           if (
@@ -1709,12 +1912,25 @@ class Stack implements SipStack {
               const answer = sdpOf(res);
               if (offer !== undefined) this.#offerAnswer(d, offer, answer, "local");
               else if (answer !== undefined) d.remoteSdp = answer;
-              if (options.autoAck === false) {
+              if (pending.cancelled && entry === undefined) {
+                // The 2xx crossed our CANCEL (RFC 3261 §9.1, §15): the call is wanted no
+                // more, but the 2xx must still be ACKed; then the dialog ends with a BYE.
+                const ended = d;
+                this.sendAck(ended, req.cseq.seq, {})
+                  .then(() => this.sendInDialog(ended, "BYE", {}))
+                  .catch((error) =>
+                    this.#log.info("ACK/BYE for a 2xx after CANCEL failed: {error}", {
+                      error: errorText(error),
+                    })
+                  );
+              } else if (options.autoAck === false) {
                 d.awaitingAck = { cseq: req.cseq.seq, response: res };
               } else {
                 this.sendAck(d, req.cseq.seq, {}).catch(() => {});
               }
-              this.#notifyDialog({ inviteStatus: "confirmed" }, d);
+              if (!pending.cancelled || entry !== undefined) {
+                this.#notifyDialog({ inviteStatus: "confirmed" }, d);
+              }
             }
           } else if (entry !== undefined) {
             entry.dialog.receiveResponse(res);
@@ -1727,19 +1943,33 @@ class Stack implements SipStack {
             (method === "SUBSCRIBE" || method === "REFER") && status < 300 &&
             res.to.tag !== undefined
           ) {
-            if (this.#dialogs.forResponse(res) === undefined) {
+            const known = this.#dialogs.forResponse(res);
+            let sub = known === undefined ? undefined : this.#entries.get(known.id);
+            if (known === undefined) {
               try {
-                this.#addDialog(
+                sub = this.#addDialog(
                   Dialog.asUac(req, res, this.#dialogOptions()),
                   streamFlow(ctx),
-                  "subscription",
+                  subscriptionKey(req),
                 );
               } catch {
                 // no dialog
               }
             }
+            if (sub !== undefined) {
+              this.#subArm(sub, subscriptionKey(req), subscriptionExpires(req, res));
+            }
           }
-          const inviteDialog = method === "INVITE" && status < 300 ? d : undefined;
+          if (
+            entry !== undefined && (method === "SUBSCRIBE" || method === "REFER") &&
+            status >= 200 && status < 300
+          ) {
+            // A refresh (or a REFER) inside an existing dialog (RFC 6665 §4.1.2.2).
+            this.#subArm(entry, subscriptionKey(req), subscriptionExpires(req, res));
+          }
+          // A 2xx that crossed our CANCEL gives no dialog: it is being ended with a BYE.
+          const crossed = pending.cancelled && entry === undefined;
+          const inviteDialog = method === "INVITE" && status < 300 && !crossed ? d : undefined;
           finish({ status, reason: res.reason, response: res, dialog: inviteDialog });
         },
       };
@@ -1764,7 +1994,7 @@ class Stack implements SipStack {
         entry.dialog.terminate("bye");
       }
       const timeout = options.timeout ??
-        (method === "INVITE" ? (this.#opts.inviteTimeout ?? 180_000) : undefined);
+        (method === "INVITE" ? this.#inviteTimeout : undefined);
       if (timeout !== undefined) {
         timer = this.#setTimer(() => {
           timer = undefined;
@@ -1785,6 +2015,8 @@ class Stack implements SipStack {
   }
 
   cancelInvite(tx: InviteClientTransaction<Ctx>): "sent" | "pending" | "final" {
+    const pending = this.#pending.get(tx);
+    if (pending !== undefined) pending.cancelled = true;
     try {
       return this.#tl.cancel(tx);
     } catch (error) {
@@ -1885,10 +2117,11 @@ class Stack implements SipStack {
     tx: ClientTransaction<Ctx> | ServerTransaction<Ctx>,
     status: number,
     reason: string,
+    failure: Failure | undefined,
   ): void {
     const pending = this.#pending.get(tx as ClientTransaction<Ctx>);
     if (pending === undefined || pending.done) return;
-    pending.fail(status, reason);
+    pending.fail(status, reason, failure);
   }
 }
 
@@ -1929,6 +2162,48 @@ class AckCall implements SipCall {
   reply(): boolean {
     return false;
   }
+}
+
+/** The subscription usage key of a SUBSCRIBE or REFER (RFC 6665 §4.1.2: the Event type and
+ * its `id`; RFC 3515: the event `refer`). */
+function subscriptionKey(req: SipRequest): string {
+  if (req.method === "REFER") return "sub:refer";
+  const { type, id } = parseEvent(req.header("Event") ?? "presence");
+  return id === undefined ? `sub:${type}` : `sub:${type};id=${id}`;
+}
+
+function parseEvent(value: string): { type: string; id: string | undefined } {
+  const [type = "", ...params] = value.split(";");
+  let id: string | undefined;
+  for (const p of params) {
+    const [k, v] = p.split("=");
+    if (k?.trim().toLowerCase() === "id" && v !== undefined) id = v.trim();
+  }
+  return { type: type.trim().toLowerCase(), id };
+}
+
+/** The subscription a NOTIFY's Event header belongs to: the same type and id, else the same
+ * type without id (an implicit REFER subscription is matched by type). */
+function findSubscription(
+  subs: ReadonlyMap<string, unknown>,
+  event: string | undefined,
+): string | undefined {
+  if (event === undefined) return undefined;
+  const { type, id } = parseEvent(event);
+  const exact = id === undefined ? `sub:${type}` : `sub:${type};id=${id}`;
+  if (subs.has(exact)) return exact;
+  if (subs.has(`sub:${type}`)) return `sub:${type}`;
+  return undefined;
+}
+
+/** The duration in seconds of a subscription from its 2xx: the 2xx's Expires (RFC 6665
+ * §4.1.2.1: the notifier's value wins), else the request's, else 3600 for SUBSCRIBE; REFER
+ * has none (it ends with a `terminated` NOTIFY or the idle timeout). */
+function subscriptionExpires(req: SipRequest, res: SipResponse): number | undefined {
+  for (const v of [res.header("Expires"), req.header("Expires")]) {
+    if (v !== undefined && /^\s*\d+\s*$/.test(v)) return Number(v);
+  }
+  return req.method === "SUBSCRIBE" ? 3600 : undefined;
 }
 
 function flowTarget(m: InboundMessage): SendTarget | undefined {

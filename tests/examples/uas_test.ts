@@ -7,7 +7,7 @@ import { spawnReady } from "./_spawn.ts";
 const OFFER = "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
   "m=audio 49170 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
 
-Deno.test("example uas: OPTIONS 200; INVITE 180 then 200 with an SDP answer; ACK; BYE 200 (UDP and TCP)", async () => {
+Deno.test("example uas: OPTIONS 200; INVITE 180 then 200 with an SDP answer; ACK; BYE 200; user busy 486 (UDP and TCP)", async () => {
   const uas = await spawnReady(["examples/uas.ts", "--listen", "sip:127.0.0.1:0"], 2);
   const uac = await createSipStack({ name: "uas-test", listen: ["sip:127.0.0.1:0"] });
   try {
@@ -45,6 +45,20 @@ Deno.test("example uas: OPTIONS 200; INVITE 180 then 200 with an SDP answer; ACK
       "a=rtpmap:99 FOO/8000",
     );
     assert.equal((await uac.invite(`sip:service@127.0.0.1:${port}`, { body: none })).status, 488);
+    // The user `busy` gets 486 Busy Here, without a 180 first, over UDP and TCP; the UAC's
+    // ACK for it (RFC 3261 §17.1.1.3) is absorbed and leaves no dialog behind.
+    for (const suffix of ["", ";transport=tcp"]) {
+      const provisional: number[] = [];
+      const busy = await uac.invite(`sip:busy@127.0.0.1:${port}${suffix}`, {
+        body: OFFER,
+        onProvisional: (res) => provisional.push(res.status),
+      });
+      assert.equal(busy.status, 486);
+      assert.equal(busy.reason, "Busy Here");
+      assert.equal(busy.dialog, undefined);
+      assert.ok(!provisional.includes(180), `provisional: ${provisional}`);
+    }
+    assert.equal(uac.counts.dialogs, 0);
   } finally {
     await uac.close(0);
     const end = await uas.stop();
