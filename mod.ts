@@ -417,6 +417,29 @@ export type { TraceConfig } from "./plugins/trace.ts";
 export { DEFAULT_BUCKETS, stats, statsOf, StatsRegistry, statsText } from "./plugins/stats.ts";
 export type { StatsConfig } from "./plugins/stats.ts";
 
+// --- plugins/: registrar and auth ---
+export {
+  createRegistrar,
+  MemoryRegistrarStore,
+  normalizeAor,
+  registrar,
+  registrarBindings,
+  registrarClear,
+  registrarFind,
+  registrarOf,
+  RegistrarResource,
+} from "./plugins/registrar.ts";
+export type {
+  RegistrarBinding,
+  RegistrarConfig,
+  RegistrarEntry,
+  RegistrarOptions,
+  RegistrarSource,
+  RegistrarStore,
+} from "./plugins/registrar.ts";
+export { auth } from "./plugins/auth.ts";
+export type { AuthConfig } from "./plugins/auth.ts";
+
 // --- transport/ ---
 export { TransportLayer } from "./transport/transport_layer.ts";
 export type { TransportLayerOptions, TransportUpdate } from "./transport/transport_layer.ts";

@@ -128,7 +128,8 @@ export function compose<A extends readonly unknown[], R>(
 
 /** True for a promise or any other thenable. */
 function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+  return typeof v === "object" && v !== null &&
+    typeof (v as { then?: unknown }).then === "function";
 }
 
 /** A plain positional callback: `undefined` continues, {@linkcode NO_REPLY} stops without a

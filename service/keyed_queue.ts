@@ -44,7 +44,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 /** True for a promise or any other thenable. */
 function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+  return typeof v === "object" && v !== null &&
+    typeof (v as { then?: unknown }).then === "function";
 }
 
 interface Entry {

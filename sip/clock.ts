@@ -43,6 +43,214 @@ export const systemClock: Clock = Object.freeze({
   },
 });
 
+/** One pending timer of a {@linkcode TimerQueue}. */
+interface QueuedTimer {
+  /** When it is due, on the base clock. */
+  due: number;
+  /** Creation order: timers due at the same time fire in the order they were set. */
+  seq: number;
+  /** The callback. */
+  fn: () => void;
+  /** Position in the heap, -1 once fired or cleared. */
+  index: number;
+}
+
+/**
+ * A {@linkcode Clock} that multiplexes any number of one-shot timers onto a single timer of
+ * a base clock, with a binary min-heap ordered by due time (then creation order).
+ *
+ * A SIP stack runs several timers per transaction (Timer J, L, G, H, the 100 Trying delay
+ * ...) and nearly all of them are cleared before they fire. Each global timer costs a
+ * runtime timer object and a native op to set and to clear; a queued timer costs one small
+ * object and O(log n) comparisons. The base timer is re-armed only when a new timer is due
+ * before the armed one, and it is cleared as soon as the queue is empty, so an idle queue
+ * holds no timer (test sanitizers stay quiet).
+ *
+ * Callbacks run in due order from one base timer callback. A callback that throws does not
+ * stop the others; the first error is rethrown once the due timers have run.
+ *
+ * @example
+ * ```ts
+ * import { systemClock, TimerQueue } from "./clock.ts";
+ * const clock = new TimerQueue(systemClock);
+ * const id = clock.setTimeout(() => {}, 32_000);
+ * clock.clearTimeout(id); // the base timer is cleared too: nothing is pending
+ * if (clock.size !== 0) throw new Error("leak");
+ * ```
+ */
+export class TimerQueue implements Clock {
+  readonly #base: Clock;
+  readonly #heap: QueuedTimer[] = [];
+  #seq = 0;
+  #armed: TimerId | undefined = undefined;
+  #armedAt = Infinity;
+  #running = false;
+  readonly #onFire = (): void => this.#fire();
+  /** The time base for due times: monotonic over the system clock (a wall-clock step must
+   * not fire or hold back every timer at once), the base clock's own time otherwise. */
+  readonly #mono: () => number;
+
+  /** Create a queue on top of a base clock.
+   * @param base the clock that provides the time and the one underlying timer
+   */
+  constructor(base: Clock) {
+    this.#base = base;
+    this.#mono = base === systemClock ? () => performance.now() : () => base.now();
+  }
+
+  /** Pending timers. */
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  /** The base clock's time.
+   * @returns milliseconds
+   */
+  now(): number {
+    return this.#base.now();
+  }
+
+  /** Call `fn` once after `ms` milliseconds.
+   * @param fn the callback
+   * @param ms the delay (negative counts as 0)
+   * @returns the handle for {@linkcode TimerQueue.clearTimeout}
+   */
+  setTimeout(fn: () => void, ms: number): TimerId {
+    const t: QueuedTimer = {
+      due: this.#mono() + (ms > 0 ? ms : 0),
+      seq: this.#seq++,
+      fn,
+      index: this.#heap.length,
+    };
+    this.#heap.push(t);
+    this.#up(t.index);
+    if (!this.#running && t.due < this.#armedAt) this.#arm();
+    return t;
+  }
+
+  /** Cancel a timer; a handle that already fired, was cleared or is foreign is ignored.
+   * @param id the handle from {@linkcode TimerQueue.setTimeout}
+   */
+  clearTimeout(id: TimerId): void {
+    const t = id as QueuedTimer | undefined;
+    if (typeof t !== "object" || t === null || typeof t.index !== "number") return;
+    const i = t.index;
+    const heap = this.#heap;
+    if (i < 0 || heap[i] !== t) return;
+    t.index = -1;
+    const last = heap.pop()!;
+    if (last !== t) {
+      heap[i] = last;
+      last.index = i;
+      this.#down(i);
+      this.#up(last.index);
+    }
+    // An idle queue holds no base timer; otherwise a stale wake-up is harmless.
+    if (heap.length === 0 && !this.#running) this.#disarm();
+  }
+
+  #disarm(): void {
+    if (this.#armed !== undefined) {
+      this.#base.clearTimeout(this.#armed);
+      this.#armed = undefined;
+    }
+    this.#armedAt = Infinity;
+  }
+
+  #arm(): void {
+    const first = this.#heap[0];
+    if (first === undefined) {
+      this.#disarm();
+      return;
+    }
+    if (this.#armed !== undefined) {
+      if (this.#armedAt <= first.due) return;
+      this.#base.clearTimeout(this.#armed);
+    }
+    const wait = first.due - this.#mono();
+    this.#armedAt = first.due;
+    this.#armed = this.#base.setTimeout(this.#onFire, wait > 0 ? wait : 0);
+  }
+
+  #fire(): void {
+    this.#armed = undefined;
+    this.#armedAt = Infinity;
+    this.#running = true;
+    let failed = false;
+    let error: unknown;
+    try {
+      const heap = this.#heap;
+      const now = this.#mono();
+      for (let first = heap[0]; first !== undefined && first.due <= now; first = heap[0]) {
+        this.#pop();
+        try {
+          first.fn();
+        } catch (e) {
+          if (!failed) {
+            failed = true;
+            error = e;
+          }
+        }
+      }
+    } finally {
+      this.#running = false;
+      this.#arm();
+    }
+    if (failed) throw error;
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const top = heap[0]!;
+    top.index = -1;
+    const last = heap.pop()!;
+    if (last !== top) {
+      heap[0] = last;
+      last.index = 0;
+      this.#down(0);
+    }
+  }
+
+  #less(a: QueuedTimer, b: QueuedTimer): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  #up(i: number): void {
+    const heap = this.#heap;
+    const t = heap[i]!;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = heap[p]!;
+      if (!this.#less(t, parent)) break;
+      heap[i] = parent;
+      parent.index = i;
+      i = p;
+    }
+    heap[i] = t;
+    t.index = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    const t = heap[i]!;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let c = l;
+      if (r < n && this.#less(heap[r]!, heap[l]!)) c = r;
+      const child = heap[c]!;
+      if (!this.#less(child, t)) break;
+      heap[i] = child;
+      child.index = i;
+      i = c;
+    }
+    heap[i] = t;
+    t.index = i;
+  }
+}
+
 /** The SIP timer base values in milliseconds (RFC 3261 §17.1.1.1, table 4). */
 export interface SipTimers {
   /** RTT estimate, default 500 ms. */

@@ -283,6 +283,7 @@ export function parseSdp(text: string): SdpSession {
   let origin: SdpOrigin | undefined;
   let media: SdpMedia | undefined;
   let sectionCount = 0; // known lines seen in the current section
+  let ranks: number[] = []; // the RFC 4566 order rank of each known line of the section
   let lastTiming: SdpTiming | undefined;
   let sawName = false;
   for (let idx = 0; idx < lines.length; idx++) {
@@ -317,6 +318,7 @@ export function parseSdp(text: string): SdpSession {
         extraLines: [],
       };
       sectionCount = 1;
+      ranks = [0];
       continue;
     }
     const s = session!;
@@ -344,6 +346,7 @@ export function parseSdp(text: string): SdpSession {
       origin = { username, sessionId, sessionVersion, netType, addrType, address };
       s.origin = origin;
       sectionCount++;
+      ranks.push(1);
       continue;
     }
     if (idx === 2) {
@@ -351,9 +354,13 @@ export function parseSdp(text: string): SdpSession {
       s.sessionName = value;
       sawName = true;
       sectionCount++;
+      ranks.push(2);
       continue;
     }
     if (type === "m") {
+      if (media === undefined) canonicalPositions(s.extraLines, ranks, SESSION_RANK);
+      else canonicalPositions(media.extraLines, ranks, MEDIA_RANK);
+      ranks = [0];
       media = newMedia(value, lineNo);
       s.media.push(media);
       sectionCount = 1;
@@ -362,6 +369,7 @@ export function parseSdp(text: string): SdpSession {
     }
     const pos = sectionCount;
     sectionCount++;
+    ranks.push((media === undefined ? SESSION_RANK : MEDIA_RANK)[type] ?? 99);
     if (media !== undefined) {
       switch (type) {
         case "i":
@@ -384,6 +392,7 @@ export function parseSdp(text: string): SdpSession {
       }
       media.extraLines.push({ type, value, position: pos });
       sectionCount--;
+      ranks.pop();
       continue;
     }
     switch (type) {
@@ -451,10 +460,60 @@ export function parseSdp(text: string): SdpSession {
     }
     s.extraLines.push({ type, value, position: pos });
     sectionCount--;
+    ranks.pop();
   }
   if (origin === undefined) throw new SdpParseError("Missing o= line");
   if (!sawName) throw new SdpParseError("Missing s= line");
+  if (media === undefined) canonicalPositions(session!.extraLines, ranks, SESSION_RANK);
+  else canonicalPositions(media.extraLines, ranks, MEDIA_RANK);
   return session!;
+}
+
+/** RFC 4566 §5 order of the known session-level lines (v, o, s are 0, 1, 2). */
+const SESSION_RANK: Readonly<Record<string, number>> = Object.freeze({
+  i: 3,
+  u: 4,
+  e: 5,
+  p: 6,
+  c: 7,
+  b: 8,
+  t: 9,
+  r: 9,
+  z: 10,
+  k: 11,
+  a: 12,
+});
+/** RFC 4566 §5 order of the known media-level lines (m is 0). */
+const MEDIA_RANK: Readonly<Record<string, number>> = Object.freeze({
+  i: 1,
+  c: 2,
+  b: 3,
+  k: 4,
+  a: 5,
+});
+
+/**
+ * Known lines are written back in the RFC 4566 order. When a section had them out of that
+ * order, re-anchor each unknown line after the known lines that sort up to the one it
+ * followed, so that parse → serialize → parse is stable. In-order sections keep their exact
+ * positions.
+ */
+function canonicalPositions(
+  extras: SdpExtraLine[],
+  ranks: readonly number[],
+  rankOf: Readonly<Record<string, number>>,
+): void {
+  let ordered = true;
+  for (let i = 1; i < ranks.length; i++) if (ranks[i]! < ranks[i - 1]!) ordered = false;
+  if (ordered || extras.length === 0) return;
+  let floor = 0; // unknown lines keep their relative order
+  for (const e of extras) {
+    // A repeated single-valued line (a second k=, u=, ...) stays after the one that was kept,
+    // or a reparse would swap the two.
+    const before = Math.max(e.position > 0 ? ranks[e.position - 1]! : -1, rankOf[e.type] ?? -1);
+    floor = Math.max(floor, ranks.filter((r) => r <= before).length);
+    e.position = floor;
+  }
 }
 
 function attributeLine(a: SdpAttribute): string {

@@ -24,7 +24,13 @@
 
 import { getLogger } from "../deps.ts";
 import { createResponse, MAGIC_COOKIE } from "./builders.ts";
-import { type Clock, DEFAULT_SIP_TIMERS, type SipTimers, systemClock } from "./clock.ts";
+import {
+  type Clock,
+  DEFAULT_SIP_TIMERS,
+  type SipTimers,
+  systemClock,
+  TimerQueue,
+} from "./clock.ts";
 import {
   buildCancel,
   type ClientTimeout,
@@ -181,7 +187,9 @@ function mergeKey(req: SipRequest): string {
  */
 export class TransactionLayer<Ctx = unknown>
   implements ClientTransactionHost<Ctx>, ServerTransactionHost<Ctx> {
-  /** The clock used by every transaction. */
+  /** The clock used by every transaction: a {@linkcode TimerQueue} over the injected clock
+   * (or the injected clock itself when it already is one), so that the many short-lived
+   * transaction timers cost one base timer. */
   readonly clock: Clock;
   /** T1, T2, T4 in effect. */
   readonly timers: SipTimers;
@@ -195,7 +203,8 @@ export class TransactionLayer<Ctx = unknown>
    */
   constructor(options: TransactionLayerOptions<Ctx>) {
     this.#opts = options;
-    this.clock = options.clock ?? systemClock;
+    const clock = options.clock ?? systemClock;
+    this.clock = clock instanceof TimerQueue ? clock : new TimerQueue(clock);
     this.timers = { ...DEFAULT_SIP_TIMERS, ...options.timers };
   }
 

@@ -205,3 +205,26 @@ Deno.test("builders: createRequest refuses a bad method or Request-URI (start li
   );
   assert.throws(() => createRequest({ ...base, method: "OPTIONS", uri: "" }), TypeError);
 });
+
+Deno.test("builders: RFC 3261 §8.2.6.2 createResponse copies compact-form and interleaved Via/From/To/Call-ID/CSeq lines", () => {
+  const req = parseMessage(
+    "MESSAGE sip:b@h SIP/2.0\r\nv: SIP/2.0/UDP a;branch=z9hG4bK1\r\nf: <sip:a@h>;tag=1\r\n" +
+      "Subject: x\r\nv: SIP/2.0/UDP b;branch=z9hG4bK2\r\nt: <sip:b@h>\r\ni: c-1\r\n" +
+      "CSeq: 7 MESSAGE\r\nTimestamp: 1\r\nl: 0\r\n\r\n",
+  ) as SipRequest;
+  const res = createResponse(req, 202, undefined, { toTag: "t9" });
+  // Every Via, top first, and each single header once; nothing else (no Timestamp: not a 100).
+  assert.deepEqual(res.vias.map((v) => v.host), ["a", "b"]);
+  assert.equal(res.from.tag, "1");
+  assert.equal(res.to.tag, "t9");
+  assert.equal(res.to.uri.host, "h");
+  assert.equal(res.callId, "c-1");
+  assert.equal(res.cseq.seq, 7);
+  assert.equal(res.cseq.method, "MESSAGE");
+  assert.ok(!res.hasHeader("Subject") && !res.hasHeader("Timestamp"));
+  // The request is not changed by answering it.
+  assert.equal(req.to.tag, undefined);
+  const again = parseMessage(res.toBytes());
+  assert.equal(validateMessage(again), undefined);
+  assert.equal(again.to.tag, "t9");
+});

@@ -668,3 +668,20 @@ Deno.test("fast-check: random line soups only ever throw SdpParseError", () => {
     { numRuns: 1500 },
   );
 });
+
+Deno.test("out-of-order known lines: unknown lines keep a stable place (parse∘serialize is idempotent)", () => {
+  // Found by the line-soup property (seed -1256303757): a duplicate u= kept as an unknown
+  // line, then an i= that the serializer moves before u=.
+  const text = "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nu=\r\nu=\r\ni=\r\n";
+  const once = parseSdp(text);
+  const twice = parseSdp(serializeSdp(once));
+  assert.deepEqual(twice, once);
+  assert.equal(serializeSdp(twice), serializeSdp(once));
+  // A repeated k= stays after the kept one when p= moves ahead of both.
+  const dup = parseSdp("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nk=a\r\np=1\r\nk=b\r\n");
+  assert.equal(dup.key, "a");
+  assert.deepEqual(parseSdp(serializeSdp(dup)), dup);
+  // In-order input keeps its exact positions.
+  const inOrder = "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\ni=x\r\ny=1\r\nu=http://a\r\nt=0 0\r\n";
+  assert.equal(serializeSdp(parseSdp(inOrder)), inOrder);
+});
