@@ -79,6 +79,23 @@ function hexVal(c: number): number {
   return c <= 57 ? c - 48 : (c | 32) - 87;
 }
 
+/**
+ * True when `s` holds `lit` at index `i` (like `s.startsWith(lit, i)`, which V8 runs more
+ * slowly for the short literals of the hot parsing paths).
+ * @param s the text
+ * @param i where to look
+ * @param lit the literal to compare
+ * @returns whether `s[i:i+lit.length] === lit`
+ */
+export function matchAt(s: string, i: number, lit: string): boolean {
+  const n = lit.length;
+  if (i + n > s.length) return false;
+  for (let k = 0; k < n; k++) {
+    if (s.charCodeAt(i + k) !== lit.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
 /** Index of the first non-LWS character at or after `i` (at most `end`). */
 export function skipLws(s: string, i: number, end: number): number {
   while (i < end) {

@@ -31,6 +31,7 @@ import {
   isIpv6Reference,
   isLws,
   isTokenChar,
+  matchAt,
   MAX_UINT32,
   parseDigits,
   quoteString,
@@ -134,21 +135,21 @@ function knownParamName(s: string, start: number, end: number): string | undefin
     case 1:
       return s.charCodeAt(start) === 113 ? "q" : undefined;
     case 2:
-      return s.startsWith("lr", start) ? "lr" : undefined;
+      return matchAt(s, start, "lr") ? "lr" : undefined;
     case 3:
-      return s.startsWith("tag", start) ? "tag" : s.startsWith("ttl", start) ? "ttl" : undefined;
+      return matchAt(s, start, "tag") ? "tag" : matchAt(s, start, "ttl") ? "ttl" : undefined;
     case 5:
-      return s.startsWith("rport", start)
+      return matchAt(s, start, "rport")
         ? "rport"
-        : s.startsWith("maddr", start)
+        : matchAt(s, start, "maddr")
         ? "maddr"
         : undefined;
     case 6:
-      return s.startsWith("branch", start) ? "branch" : undefined;
+      return matchAt(s, start, "branch") ? "branch" : undefined;
     case 7:
-      return s.startsWith("expires", start) ? "expires" : undefined;
+      return matchAt(s, start, "expires") ? "expires" : undefined;
     case 8:
-      return s.startsWith("received", start) ? "received" : undefined;
+      return matchAt(s, start, "received") ? "received" : undefined;
   }
   return undefined;
 }
@@ -416,8 +417,21 @@ function collapseLws(s: string): string {
 
 interface ParsedNameAddr {
   displayName: string | undefined;
-  uri: SipUri;
+  /** The parsed URI, or {@linkcode LAZY_URI} when it passed the quick check and is parsed
+   * on first read (from `text[us:ue]`). */
+  uri: Uri;
+  text: string;
+  us: number;
+  ue: number;
   pairs: Pairs;
+}
+
+/** Stands for "not parsed yet" in a {@linkcode ParsedNameAddr}; never handed out. */
+const LAZY_URI: Uri = Object.freeze(new SipUri());
+
+/** The URI at `text[start:end]`: parsed now unless it passes the quick validity check. */
+function uriAt(text: string, start: number, end: number): Uri {
+  return SipUri.isSimpleValid(text, start, end) ? LAZY_URI : SipUri.parse(text, start, end);
 }
 
 /** Parse name-addr / addr-spec followed by header params (RFC 3261 §20, §20.10). */
@@ -485,11 +499,11 @@ function scanNameAddr(text: string, s0: number, e0: number, what: string): Parse
         }
         k++;
       }
-      const uri = SipUri.parse(text, i, k);
+      const uri = uriAt(text, i, k);
       const pairs: Pairs = [];
       const stop = parseParams(text, k, end, pairs, what);
       expectEnd(text, stop, end, what, s0);
-      return { displayName: undefined, uri, pairs };
+      return { displayName: undefined, uri, text, us: i, ue: k, pairs };
     }
   }
   // text[i] === '<'
@@ -501,11 +515,11 @@ function scanNameAddr(text: string, s0: number, e0: number, what: string): Parse
   if (isLws(text.charCodeAt(i + 1)) || isLws(text.charCodeAt(close - 1))) {
     throw new SipParseError(`White space inside '<...>' in ${what}: "${ex(text, s0, end)}"`);
   }
-  const uri = SipUri.parse(text, i + 1, close);
+  const uri = uriAt(text, i + 1, close);
   const pairs: Pairs = [];
   const stop = parseParams(text, close + 1, end, pairs, what);
   expectEnd(text, stop, end, what, s0);
-  return { displayName, uri, pairs };
+  return { displayName, uri, text, us: i + 1, ue: close, pairs };
 }
 
 /**
@@ -523,8 +537,10 @@ function scanNameAddr(text: string, s0: number, e0: number, what: string): Parse
 export class SipNameAddr extends HeaderParams implements NameAddr {
   /** The display name, unquoted and unescaped, if any. */
   displayName: string | undefined;
-  /** The URI. */
-  uri: Uri;
+  #uri: Uri | undefined;
+  #uriText = "";
+  #uriStart = 0;
+  #uriEnd = 0;
 
   /**
    * Build a name-addr.
@@ -534,7 +550,42 @@ export class SipNameAddr extends HeaderParams implements NameAddr {
   constructor(options: NameAddrOptions) {
     super(options.params);
     this.displayName = options.displayName;
-    this.uri = typeof options.uri === "string" ? SipUri.parse(options.uri) : options.uri;
+    const uri = options.uri;
+    this.#uri = typeof uri === "string" ? SipUri.parse(uri) : uri === LAZY_URI ? undefined : uri;
+  }
+
+  /** The URI. A parsed value whose URI passed the quick validity check builds it on first
+   * read. */
+  get uri(): Uri {
+    let u = this.#uri;
+    if (u === undefined) {
+      u = SipUri.parse(this.#uriText, this.#uriStart, this.#uriEnd);
+      this.#uri = u;
+      this.#uriText = "";
+    }
+    return u;
+  }
+  /** Replace the URI. */
+  set uri(value: Uri) {
+    this.#uri = value;
+    this.#uriText = "";
+  }
+
+  /**
+   * Install the result of a parse: the parameters, and where to find the URI when it was
+   * checked but not built yet.
+   * @param pairs the parsed parameters, a flat `[name, value, ...]` list
+   * @param text the string holding the URI
+   * @param start where the URI starts in `text`
+   * @param end where the URI ends in `text`
+   */
+  protected setParsed(pairs: (string | null)[], text: string, start: number, end: number): void {
+    this.setParsedParams(pairs);
+    if (this.#uri === undefined) {
+      this.#uriText = text;
+      this.#uriStart = start;
+      this.#uriEnd = end;
+    }
   }
 
   /**
@@ -548,7 +599,7 @@ export class SipNameAddr extends HeaderParams implements NameAddr {
   static parse(text: string, start = 0, end: number = text.length): SipNameAddr {
     const p = scanNameAddr(text, start, end, "address");
     const na = new SipNameAddr(p);
-    na.setParsedParams(p.pairs);
+    na.setParsed(p.pairs, p.text, p.us, p.ue);
     return na;
   }
 
@@ -670,7 +721,7 @@ export class SipContact extends SipNameAddr implements Contact {
       throw new SipParseError(`Invalid expires value "${x ?? ""}" in Contact (must be digits)`);
     }
     const c = new SipContact(p);
-    c.setParsedParams(p.pairs);
+    c.setParsed(p.pairs, p.text, p.us, p.ue);
     return c;
   }
 
@@ -822,7 +873,7 @@ export class SipVia extends HeaderParams implements Via {
     const end = trimEndIndex(text, start, stop);
     let i = skipLws(text, start, end);
     let protocol: string;
-    if (text.startsWith("SIP/2.0/", i)) {
+    if (i + 8 <= end && matchAt(text, i, "SIP/2.0/")) {
       protocol = "SIP/2.0";
       i += 8;
     } else {
@@ -960,12 +1011,12 @@ export class SipVia extends HeaderParams implements Via {
 function upperTransport(s: string, start: number, end: number): string {
   switch (end - start) {
     case 3:
-      if (s.startsWith("UDP", start)) return "UDP";
-      if (s.startsWith("TCP", start)) return "TCP";
-      if (s.startsWith("TLS", start)) return "TLS";
+      if (matchAt(s, start, "UDP")) return "UDP";
+      if (matchAt(s, start, "TCP")) return "TCP";
+      if (matchAt(s, start, "TLS")) return "TLS";
       break;
     case 2:
-      if (s.startsWith("WS", start)) return "WS";
+      if (matchAt(s, start, "WS")) return "WS";
       break;
   }
   return s.slice(start, end).toUpperCase();

@@ -30,6 +30,7 @@ import {
   parseCSeq,
   parseNameAddr,
   parseVia,
+  splitHeaderRanges,
   splitHeaderValues,
 } from "./header_parsers.ts";
 
@@ -44,6 +45,74 @@ export interface HeaderField {
   /** The original header text (name, colon and value, folding kept with CRLF), or
    * undefined when the field was created or changed by code. */
   readonly raw: string | undefined;
+  /** For a field made by the parser: the decoded header section that holds the value, so
+   * that typed accessors parse it in place (`value === source.slice(start, end)`).
+   * Undefined for fields created or changed by code. */
+  readonly source?: string | undefined;
+  /** Where the value starts in {@linkcode HeaderField.source}; 0 without a source. */
+  readonly start?: number;
+  /** Where the value ends in {@linkcode HeaderField.source}; 0 without a source. */
+  readonly end?: number;
+}
+
+/**
+ * A header field read by the parser. It keeps offsets into the decoded header section and
+ * cuts the value and the original text out of it on first read, so that parsing a message
+ * allocates one small object per header line. Fields changed by code are plain
+ * {@linkcode HeaderField} objects.
+ */
+export class ParsedField implements HeaderField {
+  /** The header name as written. */
+  readonly name: string;
+  /** The lookup key: lower-cased long form. */
+  readonly key: string;
+  /** The decoded header section that holds the field. */
+  readonly source: string;
+  /** Where the value starts in {@linkcode ParsedField.source}. */
+  readonly start: number;
+  /** Where the value ends in {@linkcode ParsedField.source}. */
+  readonly end: number;
+  #lineStart: number;
+  #lineEnd: number;
+  #value: string | undefined = undefined;
+
+  /**
+   * Make a field from its position in the header section.
+   * @param source the decoded header section
+   * @param name the header name as written
+   * @param key the lookup key
+   * @param lineStart where the header line starts
+   * @param start where the value starts (after the colon and white space)
+   * @param end where the value ends (trailing white space excluded)
+   * @param lineEnd where the line ends (before CRLF)
+   */
+  constructor(
+    source: string,
+    name: string,
+    key: string,
+    lineStart: number,
+    start: number,
+    end: number,
+    lineEnd: number,
+  ) {
+    this.source = source;
+    this.name = name;
+    this.key = key;
+    this.#lineStart = lineStart;
+    this.start = start;
+    this.end = end;
+    this.#lineEnd = lineEnd;
+  }
+
+  /** The value (cut from the source on first read). */
+  get value(): string {
+    return this.#value ??= this.source.slice(this.start, this.end);
+  }
+
+  /** The original header line, without CRLF. */
+  get raw(): string {
+    return this.source.slice(this.#lineStart, this.#lineEnd);
+  }
 }
 
 /** The parts shared by the constructors of both message classes. */
@@ -95,7 +164,28 @@ export function makeHeaderField(name: string, value: HeaderValue): HeaderField {
   if (CRLF_RE.test(text)) {
     throw new TypeError(`Header value must not contain CR or LF: ${JSON.stringify(text)}`);
   }
-  return { name: canonicalHeaderName(name), key: headerKey(name), value: text, raw: undefined };
+  return {
+    name: canonicalHeaderName(name),
+    key: headerKey(name),
+    value: text,
+    raw: undefined,
+    source: undefined,
+    start: 0,
+    end: 0,
+  };
+}
+
+/** A copy of `field` with a value set by code (no original text, no source). */
+function codeField(field: HeaderField, value: string): HeaderField {
+  return {
+    name: field.name,
+    key: field.key,
+    value,
+    raw: undefined,
+    source: undefined,
+    start: 0,
+    end: 0,
+  };
 }
 
 /** Parse a Max-Forwards or other non-negative integer value, or throw SipParseError. */
@@ -364,7 +454,7 @@ export abstract class SipMessageCore {
       const parts = splitHeaderValues(field.value);
       if (parts.length > 1) {
         const [first, ...rest] = parts;
-        this.#fields[at] = { ...field, value: rest.join(", "), raw: undefined };
+        this.#fields[at] = codeField(field, rest.join(", "));
         return first;
       }
       this.#fields.splice(at, 1);
@@ -393,56 +483,77 @@ export abstract class SipMessageCore {
       const parts = splitHeaderValues(field.value);
       if (parts.length > 1) {
         parts[0] = added.value;
-        this.#fields[at] = { ...field, value: parts.join(", "), raw: undefined };
+        this.#fields[at] = codeField(field, parts.join(", "));
         return;
       }
     }
-    this.#fields[at] = { ...field, value: added.value, raw: undefined };
+    this.#fields[at] = codeField(field, added.value);
   }
 
-  #required(key: string, label: string): string {
-    const value = this.#first(key)?.value;
-    if (value === undefined) throw new SipParseError(`Missing ${label} header`);
-    return value;
+  #required(key: string, label: string): HeaderField {
+    const field = this.#first(key);
+    if (field === undefined) throw new SipParseError(`Missing ${label} header`);
+    return field;
   }
 
-  /** Parse every logical value of a list header, in order. */
-  #parseList<T>(key: string, parse: (text: string) => T): T[] {
+  /** Parse every logical value of a list header, in order, in place in the parser's
+   * header section when the field has one. */
+  #parseList<T>(key: string, parse: (text: string, start: number, end: number) => T): T[] {
     const out: T[] = [];
     const fields = this.#fields;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
       if (f.key !== key) continue;
-      const v = f.value;
-      if (v.indexOf(",") < 0) {
-        out.push(parse(v)); // an empty value is malformed: let the parser say so
+      const src = f.source;
+      const text = src ?? f.value;
+      const s = src === undefined ? 0 : f.start ?? 0;
+      const e = src === undefined ? text.length : f.end ?? 0;
+      const comma = text.indexOf(",", s);
+      if (comma < 0 || comma >= e) {
+        out.push(parse(text, s, e)); // an empty value is malformed: let the parser say so
       } else {
-        for (const part of splitHeaderValues(v)) out.push(parse(part));
+        const ranges = splitHeaderRanges(text, s, e);
+        for (let k = 0; k < ranges.length; k += 2) {
+          out.push(parse(text, ranges[k]!, ranges[k + 1]!));
+        }
       }
     }
     return out;
   }
 
+  /** Parse the first value of a single-valued header in place. */
+  #parseOne<T>(
+    key: string,
+    label: string,
+    parse: (text: string, start: number, end: number) => T,
+  ): T {
+    const f = this.#required(key, label);
+    const src = f.source;
+    return src === undefined
+      ? parse(f.value, 0, f.value.length)
+      : parse(src, f.start ?? 0, f.end ?? 0);
+  }
+
   /** The Call-ID. Throws SipParseError when the header is missing. */
   get callId(): string {
-    return this.#required("call-id", "Call-ID");
+    return this.#required("call-id", "Call-ID").value;
   }
 
   /** The CSeq (parsed on first access). Throws SipParseError when missing or malformed. */
   get cseq(): CSeq {
-    return this.#cseq ??= parseCSeq(this.#required("cseq", "CSeq"));
+    return this.#cseq ??= this.#parseOne("cseq", "CSeq", parseCSeq);
   }
 
   /** The From header (parsed on first access). Throws SipParseError when missing or
    * malformed. */
   get from(): NameAddr {
-    return this.#from ??= parseNameAddr(this.#required("from", "From"));
+    return this.#from ??= this.#parseOne("from", "From", parseNameAddr);
   }
 
   /** The To header (parsed on first access). Throws SipParseError when missing or
    * malformed. */
   get to(): NameAddr {
-    return this.#to ??= parseNameAddr(this.#required("to", "To"));
+    return this.#to ??= this.#parseOne("to", "To", parseNameAddr);
   }
 
   /** Via values, top first (parsed on first access). */

@@ -32,18 +32,32 @@ import type { SipRequest, SipResponse } from "./types.ts";
 import { SipParseError } from "./errors.ts";
 import { headerKey } from "./header_names.ts";
 import { isToken } from "./grammar.ts";
-import { type HeaderField, SipRequestMessage, SipResponseMessage } from "./message.ts";
+import { type HeaderField, ParsedField, SipRequestMessage, SipResponseMessage } from "./message.ts";
 
 const UTF8_DECODER: TextDecoder = new TextDecoder();
 const UTF8_ENCODER: TextEncoder = new TextEncoder();
 const VERSION_RE: RegExp = /^SIP\/\d+\.\d+$/i;
 const STATUS_RE: RegExp = /^[1-6]\d\d$/;
-const SCHEME_RE: RegExp = /^[A-Za-z][A-Za-z0-9+\-.]*:/;
 /** True when `s` contains a control character other than SP and HTAB. */
 function hasControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 127 || (c < 32 && c !== 9)) return true;
+  }
+  return false;
+}
+
+/** True when `s` starts with `scheme ":"` (ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )). */
+function hasScheme(s: string): boolean {
+  const c0 = s.charCodeAt(0) | 32;
+  if (c0 < 97 || c0 > 122) return false;
+  for (let i = 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 58) return true;
+    const l = c | 32;
+    if (!((l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) {
+      return false;
+    }
   }
   return false;
 }
@@ -173,6 +187,11 @@ function parseFields(head: string, from: number, toEnd: boolean): FieldScan {
   let key = "";
   let value = "";
   let raw = "";
+  let ls = 0;
+  let le = 0;
+  let vs = 0;
+  let ve = 0;
+  let folded = false;
   let open = false;
   let bodyAt = -1;
   while (pos < n) {
@@ -195,14 +214,23 @@ function parseFields(head: string, from: number, toEnd: boolean): FieldScan {
       if (!open) {
         throw new SipParseError(`Header section starts with a continuation line: ${excerpt(line)}`);
       }
+      if (!folded) {
+        value = head.slice(vs, ve);
+        raw = head.slice(ls, le);
+      }
       const more = trimWsp(line);
       value = value.length === 0 ? more : more.length === 0 ? value : `${value} ${more}`;
       raw += "\r\n" + line;
+      folded = true;
       continue;
     }
     if (open) {
-      fields.push({ name, key, value, raw });
-      if (key === "content-length") (lengths ??= []).push(value);
+      fields.push(
+        folded
+          ? { name, key, value, raw, source: undefined, start: 0, end: 0 }
+          : new ParsedField(head, name, key, ls, vs, ve, le),
+      );
+      if (key === "content-length") (lengths ??= []).push(folded ? value : head.slice(vs, ve));
     }
     const colon = head.indexOf(":", pos);
     if (colon < 0 || colon > lineEnd) {
@@ -242,18 +270,25 @@ function parseFields(head: string, from: number, toEnd: boolean): FieldScan {
         seen |= HAS_VIA;
         break;
     }
-    let vs = colon + 1;
+    vs = colon + 1;
     while (vs < lineEnd && (head.charCodeAt(vs) === 32 || head.charCodeAt(vs) === 9)) vs++;
-    let ve = lineEnd;
+    ve = lineEnd;
     while (ve > vs && (head.charCodeAt(ve - 1) === 32 || head.charCodeAt(ve - 1) === 9)) ve--;
-    value = head.slice(vs, ve);
-    raw = head.slice(pos, lineEnd);
+    ls = pos;
+    le = lineEnd;
+    value = "";
+    raw = "";
     open = true;
+    folded = false;
     pos = lf + 1;
   }
   if (open) {
-    fields.push({ name, key, value, raw });
-    if (key === "content-length") (lengths ??= []).push(value);
+    fields.push(
+      folded
+        ? { name, key, value, raw, source: undefined, start: 0, end: 0 }
+        : new ParsedField(head, name, key, ls, vs, ve, le),
+    );
+    if (key === "content-length") (lengths ??= []).push(folded ? value : head.slice(vs, ve));
   }
   if (toEnd && bodyAt < 0) bodyAt = n;
   return { fields, seen, lengths, bodyAt };
@@ -327,7 +362,7 @@ function buildMessage(
   if (uri.indexOf("\t") >= 0) {
     throw new SipParseError(`Request-URI contains whitespace: ${excerpt(uri)}`);
   }
-  if (!SCHEME_RE.test(uri)) {
+  if (!hasScheme(uri)) {
     throw new SipParseError(`Request-URI is not an absolute URI: ${excerpt(uri)}`);
   }
   const version = startLine.slice(sp2 + 1);
@@ -422,14 +457,14 @@ export function parseMessage(input: Uint8Array | string): SipRequest | SipRespon
   const available = rest.length - restStart;
   let body: Uint8Array;
   if (length === undefined) {
-    body = available === 0 ? new Uint8Array(0) : rest.subarray(restStart);
+    body = available === 0 ? EMPTY : rest.subarray(restStart);
   } else {
     if (length > available) {
       throw new SipParseError(
         `Content-Length ${length} exceeds the ${available} body bytes present`,
       );
     }
-    body = length === 0 ? new Uint8Array(0) : rest.subarray(restStart, restStart + length);
+    body = length === 0 ? EMPTY : rest.subarray(restStart, restStart + length);
   }
   return buildMessage(startLine, scan.fields, body);
 }

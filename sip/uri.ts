@@ -34,6 +34,7 @@ import {
   isHostName,
   isIpv6,
   isIpv6Reference,
+  matchAt,
   normalizeIpv6,
   parseDigits,
   scanHostName,
@@ -354,6 +355,67 @@ export class SipUri implements Uri {
   }
 
   /**
+   * Quick validity test for the most common URI shape, without building anything:
+   * `sip:[user@]host[:port][;name[=value]]*` with no `%`-escape, password, `?headers`, IPv6
+   * reference or other scheme. Returns true only when {@linkcode SipUri.parse} would accept
+   * `text[start:end]`; false means "not known to be valid" (parse it to find out), so a
+   * caller may defer the parse of a URI this accepts.
+   * @param text the URI, or a larger string holding it
+   * @param start where the URI starts in `text`
+   * @param end where the URI ends in `text`
+   * @returns true when the URI is certainly valid
+   */
+  static isSimpleValid(text: string, start: number, end: number): boolean {
+    if (start + 4 > end || !matchAt(text, start, "sip:")) return false;
+    const p = start + 4;
+    let h = p;
+    let at = text.indexOf("@", p);
+    if (at >= end) at = -1;
+    if (at >= 0) {
+      if (at === p) return false;
+      for (let k = p; k < at; k++) {
+        const c = text.charCodeAt(k);
+        if (c === 37 || c === 58 || !hasClass(c, C_USER)) return false;
+      }
+      h = at + 1;
+    }
+    const he = scanHostName(text, h, end);
+    if (he <= h) return false;
+    let k = he;
+    if (k < end && text.charCodeAt(k) === 58) {
+      let pe = k + 1;
+      let port = 0;
+      while (pe < end) {
+        const c = text.charCodeAt(pe);
+        if (c < 48 || c > 57) break;
+        port = port * 10 + (c - 48);
+        pe++;
+      }
+      if (pe === k + 1 || pe - k > 6 || port > 65535) return false;
+      k = pe;
+    }
+    if (k >= end) return true;
+    if (text.charCodeAt(k) !== 59) return false;
+    // uri-parameters: ";" name [ "=" value ], both non-empty, C_PARAM characters.
+    let segment = k + 1;
+    let eq = -1;
+    for (let i = k + 1; i <= end; i++) {
+      const c = i < end ? text.charCodeAt(i) : 59;
+      if (c === 59) {
+        if (i === segment || eq === segment || eq === i - 1) return false;
+        segment = i + 1;
+        eq = -1;
+      } else if (c === 61) {
+        if (eq >= 0) return false;
+        eq = i;
+      } else if (c === 37 || !hasClass(c, C_PARAM)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
    * Parse URI text; same as {@linkcode parseUri}.
    * @param text the URI, without angle brackets, or a larger string holding it
    * @param start where the URI starts in `text` (default 0)
@@ -367,7 +429,7 @@ export class SipUri implements Uri {
     u.#raw = start === 0 && end === text.length ? text : text.slice(start, end);
     let p: number;
     let kind = STRUCTURED;
-    if (text.startsWith("sip:", start)) {
+    if (start + 4 <= end && matchAt(text, start, "sip:")) {
       p = start + 4;
     } else {
       const c0 = text.charCodeAt(start) | 32;

@@ -1170,3 +1170,61 @@ Deno.test("property: auth headers and content types round-trip", () => {
     { numRuns: 300 },
   );
 });
+
+// ---------------------------------------------------------------- in-place and deferred URI
+
+Deno.test("parseNameAddr: a simple URI is built on first read and agrees with an eager parse", () => {
+  const line = 'From: "Alice" <sip:alice@atlanta.example.com;transport=tcp>;tag=1928301774;x=y\r\n';
+  const s = line.indexOf('"');
+  const e = line.indexOf("\r");
+  const lazy = parseNameAddr(line, s, e);
+  // tag first (no URI parse needed), then the URI and the full parameter map
+  assert.equal(lazy.tag, "1928301774");
+  const eager = parseNameAddr(line.slice(s, e));
+  assert.equal(lazy.displayName, "Alice");
+  assert.equal(String(lazy.uri), "sip:alice@atlanta.example.com;transport=tcp");
+  assert.equal(lazy.uri.host, eager.uri.host);
+  assert.equal(lazy.uri.params.get("transport"), "tcp");
+  assert.deepEqual([...lazy.params], [["tag", "1928301774"], ["x", "y"]]);
+  assert.deepEqual([...lazy.params], [...eager.params]);
+  assert.equal(String(lazy), String(eager));
+  // the URI object is cached and can be replaced
+  assert.equal(lazy.uri, lazy.uri);
+  lazy.uri = eager.uri.clone();
+  lazy.uri.host = "example.net";
+  assert.equal(String(lazy), '"Alice" <sip:alice@example.net;transport=tcp>;tag=1928301774;x=y');
+  // a clone of a value whose URI was never read is deep and complete
+  const other = parseNameAddr("<sip:bob@biloxi.example.com>;tag=a6c85cf");
+  const copy = other.clone();
+  assert.equal(String(copy), "<sip:bob@biloxi.example.com>;tag=a6c85cf");
+  assert.notEqual(copy.uri, other.uri);
+});
+
+Deno.test("parseNameAddr: a malformed From is still rejected when parsed, whatever is read", () => {
+  // RFC 3261 §25.1: host = hostname / IPv4address / IPv6reference; an empty label is not.
+  throwsParse(() => parseNameAddr("Alice <sip:alice@bad..example.com>;tag=1"), /host/i);
+  throwsParse(() => parseNameAddr("<sip:alice@host:99999>;tag=1"), /port/i);
+  throwsParse(() => parseNameAddr("<sip:alice@host>;tag="), /empty value/);
+  throwsParse(() => parseNameAddr("<sip:alice@host>;tag=1 junk"), /Unexpected/);
+  throwsParse(() => parseNameAddr("Alice <sip:alice@host;tag=1"), /Unbalanced/);
+  // in place, the bounds are respected: what follows the value is not part of it
+  const text = "<sip:a@h>;tag=1, garbage";
+  assert.equal(parseNameAddr(text, 0, 15).tag, "1");
+  throwsParse(() => parseNameAddr(text, 0, text.length), /Unexpected/);
+});
+
+Deno.test("parseVia / parseCSeq in place read only their range", () => {
+  const line =
+    "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/TCP b.example.com:5070;rport";
+  const v = parseVia(line, 5, line.indexOf(","));
+  assert.equal(v.branch, "z9hG4bK1");
+  assert.equal(v.host, "a.example.com");
+  const w = parseVia(line, line.indexOf(",") + 2, line.length);
+  assert.equal(w.transport, "TCP");
+  assert.equal(w.port, 5070);
+  assert.equal(w.rport, true);
+  // "SIP/2.0/" must lie inside the range
+  throwsParse(() => parseVia("SIP/2.0/UDP h", 0, 7), /Via/);
+  const c = "CSeq: 314159 INVITE\r\nCall-ID: x";
+  assert.equal(parseCSeq(c, 6, 19).method, "INVITE");
+});

@@ -257,3 +257,63 @@ Deno.test("message: messages with many headers (indexed lookups) read and mutate
   assert.equal(m.headers("X-H7").at(-1), "last");
   assert.equal(m.contentType, "application/sdp");
 });
+
+Deno.test("message: parsed fields point into the header section and parse in place", () => {
+  const r = parseMessage(new TextEncoder().encode(INVITE)) as SipRequestMessage;
+  const fields = r.fields();
+  assert.ok(fields.length > 0);
+  for (const f of fields) {
+    assert.ok(f.source !== undefined, `${f.name} has a source`);
+    assert.equal(f.source!.slice(f.start, f.end), f.value);
+    assert.ok(f.raw!.startsWith(f.name));
+    assert.ok(f.raw!.endsWith(f.value));
+  }
+  // typed accessors over in-place values match the values parsed on their own
+  assert.equal(r.vias.length, 3);
+  assert.equal(r.vias[2]!.host, "b.example.com");
+  assert.equal(r.from.tag, "9fxced76sl");
+  assert.equal(r.to.tag, undefined);
+  assert.equal(String(r.from.uri), "sip:alice@atlanta.example.com");
+  assert.equal(r.recordRoutes.length, 2);
+  assert.equal(r.cseq.seq, 1);
+  // a changed field has no source; the accessor re-parses its new value
+  r.replaceFirstValue("From", "<sip:carol@chicago.example.com>;tag=77");
+  const from = r.fields().find((f) => f.key === "from")!;
+  assert.equal(from.source, undefined);
+  assert.equal(from.raw, undefined);
+  assert.equal(r.from.tag, "77");
+  assert.equal(r.from.uri.user, "carol");
+  // unchanged lines still serialize byte for byte
+  assert.ok(r.toString().includes("To: Bob <sip:bob@biloxi.example.com>\r\n"));
+});
+
+Deno.test("message: folded values are joined and still parse (RFC 3261 §7.3.1)", () => {
+  const m = parseMessage(
+    "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n" +
+      "From: Alice\r\n <sip:a@h>\r\n\t;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+  );
+  assert.equal(m.from.tag, "1");
+  assert.equal(m.from.displayName, "Alice");
+  assert.equal(m.header("From"), "Alice <sip:a@h> ;tag=1");
+  const f = (m as SipRequestMessage).fields().find((x) => x.key === "from")!;
+  assert.equal(f.source, undefined);
+  assert.equal(f.raw, "From: Alice\r\n <sip:a@h>\r\n\t;tag=1");
+});
+
+Deno.test("message: a malformed From or Via is reported by its accessor (RFC 3261 §25.1)", () => {
+  const base = (from: string, via = "SIP/2.0/UDP h;branch=z9hG4bK1") =>
+    parseMessage(
+      `OPTIONS sip:b@h SIP/2.0\r\nVia: ${via}\r\nFrom: ${from}\r\nTo: <sip:b@h>\r\n` +
+        "Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+    );
+  // the tag is readable only through m.from, which validates the whole value, URI included
+  assert.throws(() => base("<sip:alice@bad..host>;tag=1").from, { name: "SipParseError" });
+  assert.throws(() => base("<sip:alice@host>;tag=").from, { name: "SipParseError" });
+  assert.throws(() => base("Alice <sip:alice@host;tag=1").from, { name: "SipParseError" });
+  assert.throws(() => base("<sip:a@h>;tag=1", "SIP/2.0/UDP bad..host;branch=z9hG4bK1").vias, {
+    name: "SipParseError",
+  });
+  // an empty list element is dropped, as before
+  assert.equal(base("<sip:a@h>;tag=1", "SIP/2.0/UDP h;branch=z9hG4bK1, ").vias.length, 1);
+  assert.equal(base("<sip:a@h>;tag=1").from.tag, "1");
+});

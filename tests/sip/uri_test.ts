@@ -538,3 +538,62 @@ Deno.test("property: IPv6 and IPv4 validation agree with node:net", async () => 
     { numRuns: 3000 },
   );
 });
+
+Deno.test("SipUri.isSimpleValid: true only for URIs SipUri.parse accepts (RFC 3261 §19.1.1)", () => {
+  const yes = [
+    "sip:alice@atlanta.example.com",
+    "sip:atlanta.example.com",
+    "sip:bob@192.0.2.4:5060",
+    "sip:alice@pc33.atlanta.example.com;transport=udp",
+    "sip:p1.example.com;lr",
+    "sip:+1-212-555-1212:1234@gateway.com;user=phone",
+  ];
+  for (const u of yes) {
+    // the last one has a password: not the simple shape, so parse decides
+    const simple = SipUri.isSimpleValid(u, 0, u.length);
+    if (u.includes(":1234@")) assert.equal(simple, false, u);
+    else assert.equal(simple, true, u);
+    SipUri.parse(u); // must not throw
+  }
+  const no = [
+    "", // empty
+    "sip:", // no host
+    "sip:@host", // empty user
+    "sip:al%41ce@host", // escape: parse decides
+    "sip:alice@[2001:db8::1]", // IPv6 reference: parse decides
+    "sip:alice@host:65536", // port out of range
+    "sip:alice@host:", // missing port
+    "sip:alice@host;", // empty parameter
+    "sip:alice@host;a=", // empty value
+    "sip:alice@host;=b", // empty name
+    "sip:alice@host?subject=x", // headers: parse decides
+    "sip:alice@bad..host", // empty label
+    "sip:alice@host name", // space
+    "sips:alice@host", // other scheme: parse decides
+    "SIP:alice@host", // upper-case scheme: parse decides
+    "sip:alice@1.2.3.999", // bad IPv4
+  ];
+  for (const u of no) assert.equal(SipUri.isSimpleValid(u, 0, u.length), false, u);
+  // It looks only inside [start, end): "sip:" must fit in the range.
+  const text = "<sip>x";
+  assert.equal(SipUri.isSimpleValid("sip:a@h", 0, 3), false);
+  assert.equal(SipUri.isSimpleValid(text, 1, 4), false);
+  assert.equal(SipUri.isSimpleValid("<sip:a@h>;tag=1", 1, 8), true);
+});
+
+Deno.test("property: SipUri.isSimpleValid never accepts what SipUri.parse rejects", () => {
+  const alphabet = fc.constantFrom(..."sip:@.;=%-_ab1209[]?&<>\t ".split(""));
+  const junk = fc.string({ unit: alphabet, maxLength: 24 });
+  const near = fc.tuple(
+    fc.constantFrom("sip:", "sip:alice@", "sip:a@b.", "sip:x@1.2.3.", ""),
+    junk,
+  ).map(([a, b]) => a + b);
+  fc.assert(
+    fc.property(fc.oneof(junk, near), (u) => {
+      if (!SipUri.isSimpleValid(u, 0, u.length)) return;
+      const parsed = SipUri.parse(u); // throws (and fails the property) when they disagree
+      assert.equal(String(parsed), u);
+    }),
+    { numRuns: 5000 },
+  );
+});
