@@ -1062,7 +1062,24 @@ class Stack implements SipStack {
         return;
       }
       // Authorization (NkSIP: sip_get_user_pass, then sip_authorize).
-      const auth = await this.#authInfo(call);
+      const { auth, stale } = await this.#authInfo(call);
+      if (stale !== undefined) {
+        // RFC 7616 §3.3 / RFC 2617 §3.2.1: the response was right but the nonce too old:
+        // challenge again with stale=true so the UA retries without asking its user.
+        const challenge = buildChallenge({
+          realm: stale.realm,
+          secret: this.#nonceSecret,
+          now: Date.now(),
+          stale: true,
+        });
+        if (stale.proxy) {
+          this.#replyRaw(call, 407, "Proxy Authentication Required", [[
+            "Proxy-Authenticate",
+            challenge,
+          ]]);
+        } else this.#replyRaw(call, 401, "Unauthorized", [["WWW-Authenticate", challenge]]);
+        return;
+      }
       const decision: AuthorizeResult = await cb.sipAuthorize(auth, req, call);
       if (decision !== "ok" && !this.#applyAuthorize(call, decision)) return;
       if (call.replied) return;
@@ -1176,9 +1193,14 @@ class Stack implements SipStack {
     }, ms);
   }
 
-  async #authInfo(call: ServerCall): Promise<AuthInfo> {
+  /** Check every Digest credential of the request. `stale` names a realm (and whether it
+   * came in Proxy-Authorization) whose only failures were right responses to stale nonces. */
+  async #authInfo(
+    call: ServerCall,
+  ): Promise<{ auth: AuthInfo; stale: { realm: string; proxy: boolean } | undefined }> {
     const req = call.request;
     const digest = new Map<string, boolean>();
+    const staleRealms = new Map<string, boolean>(); // realm -> proxy
     const dialog = req.to.tag !== undefined && this.#dialogs.forRequest(req) !== undefined;
     for (const header of ["Authorization", "Proxy-Authorization"]) {
       for (const value of req.headers(header)) {
@@ -1203,11 +1225,18 @@ class Stack implements SipStack {
             ...secret,
           });
           ok = r.ok;
+          if (!r.ok && r.reason === "stale-nonce") {
+            staleRealms.set(creds.realm, header === "Proxy-Authorization");
+          }
         }
         digest.set(creds.realm, (digest.get(creds.realm) ?? false) || ok);
       }
     }
-    return { dialog, register: false, digest };
+    let stale: { realm: string; proxy: boolean } | undefined;
+    for (const [realm, proxy] of staleRealms) {
+      if (digest.get(realm) !== true) stale = { realm, proxy };
+    }
+    return { auth: { dialog, register: false, digest }, stale };
   }
 
   /** Answer a non-ok authorization; returns false when the request was answered. */

@@ -9,6 +9,7 @@ import {
 } from "../../service/sip_stack.ts";
 import type { MethodReply, SipCallbacks } from "../../service/sip_callbacks.ts";
 import type { SipRequest } from "../../sip/types.ts";
+import { buildAuthorization, buildChallenge, parseChallenges } from "../../sip/digest.ts";
 import { makeTestCerts } from "../transport/_certs.ts";
 
 const SDP_OFFER = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
@@ -405,6 +406,66 @@ Deno.test("sip stack: Digest authentication, challenge and automatic retry (RFC 
       auth: { username: "alice", password: "secret" },
     });
     assert.equal(ok.status, 200);
+  } finally {
+    await closeAll(uac, uas);
+  }
+});
+
+// RFC 7616 §3.3 (RFC 2617 §3.2.1): "stale: A case-insensitive flag indicating that the previous
+// request from the client was rejected because the nonce value was stale. If stale is TRUE,
+// the client may wish to simply retry the request with a new encrypted response, without
+// reprompting the user for a new username and password."
+Deno.test("sip stack: a right response to a stale nonce is challenged again with stale=true", async () => {
+  const secret = "stale-test-secret";
+  let authorizeCalls = 0;
+  const uas = await stack({
+    name: "uas",
+    realm: "sipkit.test",
+    nonceSecret: secret,
+    callbacks: {
+      sipGetUserPass: (user) => user === "alice" ? "secret" : false,
+      sipAuthorize(auth) {
+        authorizeCalls++;
+        return auth.digest.get("sipkit.test") === true ? "ok" : "forbidden";
+      },
+      sipMessage: () => "ok",
+    },
+  });
+  const uac = await stack({ name: "uac" });
+  try {
+    const to = target(uas, "udp");
+    // A nonce the UAS itself issued ten minutes ago (older than the 5-minute default).
+    const old = parseChallenges(
+      buildChallenge({ realm: "sipkit.test", secret, now: Date.now() - 600_000 }),
+    )[0]!;
+    const creds = (password: string) =>
+      buildAuthorization(old, { username: "alice", password, method: "MESSAGE", uri: to });
+    const stale = await uac.message(to, {
+      body: "x",
+      headers: { Authorization: creds("secret") },
+    });
+    assert.equal(stale.status, 401);
+    const fresh = parseChallenges(stale.response!.headers("WWW-Authenticate"))[0]!;
+    assert.equal(fresh.stale, true);
+    assert.notEqual(fresh.nonce, old.nonce);
+    assert.equal(authorizeCalls, 0, "freshness is the stack's business, not the policy's");
+    // A wrong password with the stale nonce is a plain failure for the policy to judge.
+    const wrong = await uac.message(to, { body: "x", headers: { Authorization: creds("no") } });
+    assert.equal(wrong.status, 403);
+    assert.equal(authorizeCalls, 1);
+    // The fresh nonce works without asking the user again.
+    const retry = await uac.message(to, {
+      body: "x",
+      headers: {
+        Authorization: buildAuthorization(fresh, {
+          username: "alice",
+          password: "secret",
+          method: "MESSAGE",
+          uri: to,
+        }),
+      },
+    });
+    assert.equal(retry.status, 200);
   } finally {
     await closeAll(uac, uas);
   }
