@@ -70,6 +70,7 @@ import type {
   TransportLimits,
   TransportName,
 } from "../transport/types.ts";
+import { type ListenSpec, parseListenUri } from "../transport/listen_uri.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
 import { type HeaderMap, normalizeReply, type ReplyValue } from "./reply.ts";
 import {
@@ -811,13 +812,54 @@ class Stack implements SipStack {
     }
     if (options.listen !== undefined) {
       const wanted = new Set(options.listen);
+      const adopted = this.#adoptListeners(options.listen);
       for (const [uri, ids] of [...this.#listenIds]) {
         if (wanted.has(uri)) continue;
-        for (const id of ids) await this.transport.unlisten(id);
+        for (const id of ids) if (!adopted.kept.has(id)) await this.transport.unlisten(id);
         this.#listenIds.delete(uri);
       }
+      for (const [uri, ids] of adopted.byUri) this.#listenIds.set(uri, ids);
       await this.listen(options.listen);
     }
+  }
+
+  /**
+   * A new listen URI that names, with a real port, the address of a listener that is open
+   * under another URI (`sip:127.0.0.1:0` became `sip:127.0.0.1:5060`) takes that listener
+   * over: closing and reopening the socket would fail the transactions in flight on it.
+   */
+  #adoptListeners(
+    uris: readonly string[],
+  ): { byUri: Map<string, string[]>; kept: Set<string> } {
+    const key = (t: string, host: string, port: number): string => `${t}|${host}|${port}`;
+    const open = new Map<string, string>(); // address key -> listener id, of URIs going away
+    const wanted = new Set(uris);
+    for (const [uri, ids] of this.#listenIds) {
+      if (wanted.has(uri)) continue;
+      for (const id of ids) {
+        const info = this.transport.listeners.find((l) => l.id === id);
+        if (info !== undefined) open.set(key(info.transport, info.host, info.port), id);
+      }
+    }
+    const byUri = new Map<string, string[]>();
+    const kept = new Set<string>();
+    for (const uri of uris) {
+      if (this.#listenIds.has(uri) || byUri.has(uri)) continue;
+      let specs: ListenSpec[];
+      try {
+        specs = parseListenUri(uri);
+      } catch {
+        continue; // listen() reports it
+      }
+      const ids = specs.map((s) =>
+        s.port === 0 ? undefined : open.get(key(s.transport, s.host, s.port))
+      );
+      if (ids.length === 0 || ids.some((id) => id === undefined || kept.has(id))) continue;
+      const found = ids as string[];
+      for (const id of found) kept.add(id);
+      byUri.set(uri, found);
+    }
+    return { byUri, kept };
   }
 
   request(method: string, uri: string, options: UacOptions = {}): Promise<UacResult> {

@@ -99,6 +99,9 @@ Deno.test({
           "-timeout",
           "30s",
           "-timeout_error",
+          "-trace_err",
+          "-error_file",
+          `${dir}/sipp_errors.log`,
         ],
         stdout: "piped",
         stderr: "piped",
@@ -125,7 +128,17 @@ Deno.test({
         const text = new TextDecoder().decode(out.stdout);
         const failed = /Failed call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(text)?.[1];
         const ok = /Successful call\s+\|\s+\d+\s+\|\s+(\d+)/.exec(text)?.[1];
-        assert.equal(out.code, 0, text.slice(-2000) + new TextDecoder().decode(out.stderr));
+        let errors = "";
+        try {
+          errors = await Deno.readTextFile(`${dir}/sipp_errors.log`);
+        } catch {
+          // no error log: SIPp saw no unexpected message
+        }
+        assert.equal(
+          out.code,
+          0,
+          text.slice(-1500) + new TextDecoder().decode(out.stderr) + errors.slice(0, 4000),
+        );
         assert.equal(failed, "0");
         assert.equal(ok, "300");
       }

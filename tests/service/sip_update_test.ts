@@ -205,3 +205,27 @@ Deno.test("update: dialogIdleTimeout applies to dialogs created afterwards", asy
     await Promise.all(uas.stack.dialogs().map((d) => d.bye()));
   });
 });
+
+Deno.test("update: a listen URI that names an open listener's real port keeps that socket", async () => {
+  // Issue 5: "update changes any option live (... listeners added or removed ...) without
+  // failing a transaction in flight". Reopening the same UDP port would drop the responses of
+  // the transactions in flight on it; the listener is adopted instead.
+  await withTempDir(async (dataDir) => {
+    await using svc = await start("adopt", {
+      registry: new ServiceRegistry(),
+      dataDir,
+      listen: ["sip:127.0.0.1:0"],
+    });
+    const before = svc.transports.map((t) => `${t.transport}:${t.port}:${t.id}`).sort();
+    const port = svc.transports[0]!.port;
+    await svc.update({ listen: [`sip:127.0.0.1:${port}`, "sip:127.0.0.1:0;transport=tcp"] });
+    const after = svc.transports.map((t) => `${t.transport}:${t.port}:${t.id}`);
+    for (const l of before) assert.ok(after.includes(l), `listener ${l} was reopened`);
+    assert.equal(after.length, 3);
+    // The adopted URI is now the one on record: removing the extra TCP listener keeps it.
+    await svc.update({ listen: [`sip:127.0.0.1:${port}`] });
+    assert.deepEqual(svc.transports.map((t) => `${t.transport}:${t.port}:${t.id}`).sort(), before);
+    // And the service still answers on it.
+    assert.equal((await svc.options(`sip:127.0.0.1:${port}`)).status, 200);
+  });
+});
