@@ -8,4 +8,6 @@ step deno lint
 step deno check .
 step deno doc --lint mod.ts
 step deno publish --dry-run --allow-dirty
-step deno test -A --doc
+# --unstable-net lets the tests cover the optional Deno.listenDatagram UDP back end too; the
+# library default (node:dgram) needs no unstable flag.
+step deno test -A --unstable-net --doc

@@ -76,7 +76,9 @@ export function formatVia(
 }
 
 /** Rewrite the top Via of an outgoing request for the transport and sent-by used (adding a
- * Via with a fresh branch if there is none) and ask for `rport` (RFC 3581 §3). */
+ * Via with a fresh branch if there is none) and ask for `rport` (RFC 3581 §3). The value is
+ * written in one pass over the old parameters (no intermediate map), in the order
+ * {@linkcode formatVia} would give. */
 export function stampVia(
   request: SipRequest,
   t: TransportName,
@@ -84,11 +86,24 @@ export function stampVia(
   port: number | undefined,
 ): void {
   const top = request.vias[0];
-  const params = new Map(top?.params ?? []);
-  if (!params.has("branch")) params.set("branch", `z9hG4bK${randomToken(16)}`);
-  params.delete("received");
-  params.set("rport", null);
-  const value = formatVia(top?.protocol ?? "SIP/2.0", t.toUpperCase(), host, port, params);
+  let value = `${top?.protocol ?? "SIP/2.0"}/${t.toUpperCase()} ${hostForUri(host)}`;
+  if (port !== undefined) value += `:${port}`;
+  let branch = false;
+  let rport = false;
+  if (top) {
+    for (const [k, v] of top.params) {
+      if (k === "received") continue;
+      if (k === "rport") {
+        rport = true;
+        value += ";rport";
+        continue;
+      }
+      if (k === "branch") branch = true;
+      value += v === null ? `;${k}` : `;${k}=${v}`;
+    }
+  }
+  if (!branch) value += `;branch=z9hG4bK${randomToken(16)}`;
+  if (!rport) value += ";rport";
   if (top) request.replaceFirstValue("Via", value);
   else request.prependHeader("Via", value);
 }
@@ -98,13 +113,20 @@ export function stampVia(
  * `rport` value. */
 export function stampReceived(request: SipRequest, via: Via, remote: Address): void {
   const wantsRport = via.rport !== undefined;
-  const differs = !sameIp(via.host, remote.host);
-  if (!wantsRport && !differs) return;
-  const params = new Map(via.params);
-  params.set("received", remote.host);
-  if (wantsRport) params.set("rport", String(remote.port));
-  request.replaceFirstValue(
-    "Via",
-    formatVia(via.protocol, via.transport, via.host, via.port, params),
-  );
+  if (!wantsRport && sameIp(via.host, remote.host)) return;
+  let value = `${via.protocol}/${via.transport} ${hostForUri(via.host)}`;
+  if (via.port !== undefined) value += `:${via.port}`;
+  let received = false;
+  for (const [k, v] of via.params) {
+    if (k === "received") {
+      received = true;
+      value += `;received=${remote.host}`;
+    } else if (k === "rport" && wantsRport) {
+      value += `;rport=${remote.port}`;
+    } else {
+      value += v === null ? `;${k}` : `;${k}=${v}`;
+    }
+  }
+  if (!received) value += `;received=${remote.host}`;
+  request.replaceFirstValue("Via", value);
 }

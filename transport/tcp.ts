@@ -13,6 +13,8 @@ import type { Address, TransportName } from "./types.ts";
 
 const CRLF = new Uint8Array([13, 10]);
 const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
+/** Queued messages are joined into one write up to about this many bytes. */
+const COALESCE_MAX = 65536;
 
 /** The address of a Deno connection end (IPv6 without brackets). */
 export function netAddr(addr: Deno.Addr): Address {
@@ -49,7 +51,10 @@ export class StreamConnection implements Flow {
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
   #pongTimeout = 0;
   #malformed = 0;
-  #writing: Promise<void> = Promise.resolve();
+  /** Messages waiting for the write in progress, and their callers. */
+  #pending: Uint8Array[] = [];
+  #waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  #writing = false;
 
   /** Wrap an open connection and start reading.
    * @param init the connection, its identity and the owner's callbacks
@@ -97,22 +102,68 @@ export class StreamConnection implements Flow {
     return this.#closed;
   }
 
-  /** Send bytes; writes are serialized so messages never interleave. */
+  /** Send bytes; writes are serialized so messages never interleave. Messages sent while a
+   * write is in progress are coalesced into the next write (one syscall for many). */
   send(data: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new TransportError(`Connection ${this.id} is closed`));
     if (data.length > 4) this.#idle.touch();
-    const p = this.#writing.then(() => this.#writeAll(data));
-    this.#writing = p.catch(() => {});
-    return p;
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push(data);
+      this.#waiters.push({ resolve, reject });
+      if (!this.#writing) void this.#flush();
+    });
   }
 
-  async #writeAll(data: Uint8Array): Promise<void> {
-    let off = 0;
-    try {
-      while (off < data.length) off += await this.#conn.write(data.subarray(off));
-    } catch (e) {
-      this.close("write failed");
-      throw new TransportError(`Write to ${this.id} failed: ${(e as Error).message}`, { cause: e });
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    while (this.#pending.length > 0 && !this.#closed) {
+      let take = 1;
+      let size = this.#pending[0]!.length;
+      while (take < this.#pending.length && size < COALESCE_MAX) {
+        size += this.#pending[take]!.length;
+        take++;
+      }
+      let chunks: Uint8Array[];
+      let waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
+      if (take === this.#pending.length) {
+        // The usual case: write everything queued; hand the arrays over instead of copying.
+        chunks = this.#pending;
+        waiters = this.#waiters;
+        this.#pending = [];
+        this.#waiters = [];
+      } else {
+        chunks = this.#pending.splice(0, take);
+        waiters = this.#waiters.splice(0, take);
+      }
+      let data = chunks[0]!;
+      if (take > 1) {
+        data = new Uint8Array(size);
+        let off = 0;
+        for (const c of chunks) {
+          data.set(c, off);
+          off += c.length;
+        }
+      }
+      try {
+        let off = 0;
+        while (off < data.length) off += await this.#conn.write(data.subarray(off));
+        for (const w of waiters) w.resolve();
+      } catch (e) {
+        this.close("write failed");
+        const err = new TransportError(`Write to ${this.id} failed: ${(e as Error).message}`, {
+          cause: e,
+        });
+        for (const w of waiters) w.reject(err);
+      }
+    }
+    this.#writing = false;
+    if (this.#waiters.length > 0) {
+      // Closed with messages still queued.
+      const err = new TransportError(`Connection ${this.id} is closed`);
+      const waiters = this.#waiters;
+      this.#pending = [];
+      this.#waiters = [];
+      for (const w of waiters) w.reject(err);
     }
   }
 
@@ -126,12 +177,14 @@ export class StreamConnection implements Flow {
     return false;
   }
 
-  /** RFC 5626 §4.4.1: keep the flow open with CRLFCRLF pings answered by CRLF pongs. */
+  /** RFC 5626 §4.4.1: keep the flow open with CRLFCRLF pings answered by CRLF pongs. A
+   * later call reschedules the pings with the new timings; interval 0 sends none. */
   keep(intervalMs: number, pongTimeoutMs: number): void {
-    if (this.#closed || this.#keepTimer !== undefined) return;
+    if (this.#closed) return;
     this.#idle.keep();
     this.#pongTimeout = pongTimeoutMs;
-    this.#keepTimer = setInterval(() => this.#ping(), intervalMs);
+    if (this.#keepTimer !== undefined) clearInterval(this.#keepTimer);
+    this.#keepTimer = intervalMs > 0 ? setInterval(() => this.#ping(), intervalMs) : undefined;
   }
 
   #ping(): void {

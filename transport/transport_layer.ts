@@ -982,7 +982,7 @@ export class TransportLayer implements SipTransport {
     if (target.transport === "udp") {
       const { socket, entry } = this.#udpSocket(host);
       stampVia(request, "udp", this.#sentByHost(entry, entry.info.host), entry.info.port);
-      const bytes = request.toBytes();
+      let bytes = request.toBytes();
       if (bytes.length > this.#udpMaxSize && this.#listenerFor("tcp", host.includes(":"))) {
         try {
           const flow = await this.#flowTo({ ...target, transport: "tcp", host });
@@ -994,12 +994,15 @@ export class TransportLayer implements SipTransport {
             error: (e as Error).message,
           });
           stampVia(request, "udp", this.#sentByHost(entry, entry.info.host), entry.info.port);
+          bytes = request.toBytes();
         }
       }
-      await socket.send(request.toBytes(), host, target.port);
+      await socket.send(bytes, host, target.port);
       return { transport: "udp", host, port: target.port };
     }
-    const flow = await this.#flowTo({ ...target, host });
+    // An open connection is taken without the async connect path (one promise less per send).
+    const flow = this.#openFlow(target.transport, host, target.port) ??
+      await this.#flowTo({ ...target, host });
     await this.#sendOnFlow(request, flow);
     const used: SendTarget = {
       transport: flow.transport,
@@ -1058,11 +1061,8 @@ export class TransportLayer implements SipTransport {
   async #flowTo(target: SendTarget): Promise<Flow> {
     const t = target.transport;
     const key = this.#peerKey(t, target.host, target.port);
-    const existingId = this.#flowByPeer.get(key);
-    if (existingId !== undefined) {
-      const f = this.#flows.get(existingId);
-      if (f && !f.closed) return f;
-    }
+    const existing = this.#openFlowByKey(key);
+    if (existing) return existing;
     const pending = this.#connecting.get(key);
     if (pending) return await pending;
     if (this.#flows.size + this.#connecting.size >= this.#limits.maxConnections) {
@@ -1078,6 +1078,18 @@ export class TransportLayer implements SipTransport {
     } finally {
       this.#connecting.delete(key);
     }
+  }
+
+  /** The open connection reused for a transport, host and port, if there is one. */
+  #openFlow(t: TransportName, host: string, port: number): Flow | undefined {
+    return this.#openFlowByKey(this.#peerKey(t, host, port));
+  }
+
+  #openFlowByKey(key: string): Flow | undefined {
+    const id = this.#flowByPeer.get(key);
+    if (id === undefined) return undefined;
+    const f = this.#flows.get(id);
+    return f && !f.closed ? f : undefined;
   }
 
   async #connect(target: SendTarget): Promise<Flow> {
@@ -1149,6 +1161,16 @@ export class TransportLayer implements SipTransport {
    */
   async sendResponse(response: SipResponse, context?: ResponseContext): Promise<void> {
     if (this.#closed) throw new TransportError("Transport layer is closed");
+    if (context?.flowId !== undefined && isStream(context.transport)) {
+      // Back over the request's open connection: the Via is not needed to route, so it is
+      // not parsed (only checked to be there).
+      const flow = this.#flows.get(context.flowId);
+      if (flow && !flow.closed && response.hasHeader("Via")) {
+        this.#touch(flow);
+        await flow.send(response.toBytes());
+        return;
+      }
+    }
     const via = response.vias[0];
     if (!via) throw new TransportError("A response needs a Via header to be routed");
     const t = context?.transport ?? viaTransportName(via.transport);
@@ -1186,7 +1208,7 @@ export class TransportLayer implements SipTransport {
       host = bareHost(via.host);
       port = via.port ?? 5060;
     }
-    host = await this.#addressOf(host);
+    if (!parseIp(host)) host = await this.#addressOf(host);
     const { socket } = this.#udpSocket(host, context?.local);
     await socket.send(bytes, host, port);
   }

@@ -1092,7 +1092,8 @@ Deno.test("property: random input only ever throws SipParseError, in bounded tim
               throw new Error(`${parse.name}(${JSON.stringify(s)}) threw ${String(e)}`);
             }
           }
-          assert.ok(performance.now() - t0 < 50, `${parse.name} slow on ${JSON.stringify(s)}`);
+          // Generous: this catches super-linear blow-ups, not a loaded machine's GC pauses.
+          assert.ok(performance.now() - t0 < 1000, `${parse.name} slow on ${JSON.stringify(s)}`);
         }
       },
     ),

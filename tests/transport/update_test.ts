@@ -520,3 +520,37 @@ Deno.test("update tls.cert/key: listeners opened afterwards use the new default 
     await certs.cleanup();
   }
 });
+
+Deno.test("update keepAliveInterval reschedules the pings of an already-kept flow (RFC 5626 §4.4.1)", async () => {
+  const peer = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (peer.addr as Deno.NetAddr).port;
+  await using client = new TransportLayer({ keepAliveInterval: 600_000 });
+  const accepted = peer.accept();
+  const used = await client.sendRequest(makeRequest("OPTIONS", "sip:x@127.0.0.1"), {
+    transport: "tcp",
+    host: "127.0.0.1",
+    port,
+  });
+  const conn = await accepted;
+  const reader = pump(conn);
+  try {
+    await waitFor(() => reader.data().endsWith("Content-Length: 0\r\n\r\n") || undefined);
+    reader.take();
+    assert.ok(client.keepFlow(used.flowId!)); // first ping due in 10 minutes
+    client.update({ keepAliveInterval: 40, keepAliveTimeout: 1000 });
+    for (let i = 0; i < 3; i++) {
+      await waitFor(() => reader.data() === "\r\n\r\n" || undefined, 1000, `ping ${i}`);
+      reader.take();
+      await conn.write(enc.encode("\r\n"));
+    }
+    // Interval 0 stops them.
+    client.update({ keepAliveInterval: 0 });
+    await sleep(200);
+    assert.equal(reader.data(), "");
+    assert.ok(client.hasFlow(used.flowId!));
+  } finally {
+    conn.close();
+    peer.close();
+    await reader.done;
+  }
+});
