@@ -7,3 +7,6 @@ export { default as kirmSip } from "npm:sip@0.0.6";
 export { default as JsSipParser } from "npm:jssip@3.13.8/lib/Parser.js";
 // Interop: JsSIP as an independent SIP-over-WebSocket client (tests/interop/jssip_test.ts).
 export { default as JsSIP } from "npm:jssip@3.13.8";
+// Log capture in tests: the library logs through logtape; tests configure an in-memory sink.
+export { configure as configureLogs, reset as resetLogs } from "npm:@logtape/logtape@2.4.2";
+export type { LogRecord } from "npm:@logtape/logtape@2.4.2";
