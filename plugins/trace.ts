@@ -1,6 +1,6 @@
 /**
  * The `trace` plugin: logs every SIP message in and out, with direction, transport and peer,
- * to the logger (category `["sipkit", "plugin", "trace", <service>]`, level info) or to a
+ * to the logger (category `["sipkit", <service>, "plugin", "trace"]`, level info) or to a
  * file, optionally filtered by method or peer.
  *
  * Config (`pluginConfig.trace`), all optional:

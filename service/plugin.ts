@@ -99,7 +99,7 @@ export interface PluginContext<Cfg, S, R> {
   state: S;
   /** What `start` returned; lives as long as the service. */
   readonly resource: R;
-  /** A logger with category `["sipkit", "plugin", <plugin name>, <service name>]`. */
+  /** A logger with category `["sipkit", <service name>, "plugin", <plugin name>]`. */
   readonly logger: LogFunctions;
   /** The service clock. */
   readonly clock: Clock;

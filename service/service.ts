@@ -267,7 +267,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
     this.#config = config;
     this.#input = input;
     this.#registry = config.registry ?? defaultRegistry();
-    this.#logger = getLogger(["sipkit", "service", name]);
+    this.#logger = getLogger(["sipkit", name, "service"]);
     this.#intensity = new RestartIntensity(config.restart, config.clock);
     this.#mailbox = new Mailbox<Envelope>(
       (env) => this.#handle(env),
@@ -587,7 +587,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
   }
 
   #makeCtx(plugin: Plugin, slotRef: () => PluginSlot): AnyPluginContext {
-    const logger = getLogger(["sipkit", "plugin", plugin.name, this.name]);
+    const logger = getLogger(["sipkit", this.name, "plugin", plugin.name]);
     const getState = (): unknown => this.#state[plugin.name];
     const setState = (value: unknown): void => {
       this.#state[plugin.name] = value;

@@ -194,7 +194,7 @@ export class TransportLayer implements SipTransport {
     if (options.random) resolverOptions.random = options.random;
     this.#resolver = new Rfc3263Resolver(resolverOptions);
     this.#log = getLogger(
-      options.name ? ["sipkit", "transport", options.name] : ["sipkit", "transport"],
+      options.name ? ["sipkit", options.name, "transport"] : ["sipkit", "transport"],
     );
     this.#keepAliveInterval = checkDelay(
       "keepAliveInterval",

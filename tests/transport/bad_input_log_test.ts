@@ -49,7 +49,7 @@ Deno.test("garbage on a TCP connection closes that connection only, logged once 
       );
       await waitFor(() => got.includes("still-ok") || undefined, 3000, "the good connection");
       const closes = records.filter((r) =>
-        r.category.join(".") === "sipkit.transport.garbage-log" &&
+        r.category.join(".") === "sipkit.garbage-log.transport" &&
         r.level === "info" && String(r.properties.reason ?? "").startsWith("framing error")
       );
       assert.equal(closes.length, 1, JSON.stringify(records.map((r) => r.message.join(""))));
