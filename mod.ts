@@ -203,6 +203,8 @@ export type {
 // --- sip/: transactions and dialogs ---
 export { DEFAULT_SIP_TIMERS, systemClock } from "./sip/clock.ts";
 export type { Clock, SipTimers, TimerId } from "./sip/clock.ts";
+// TimerQueue: many SIP timers on one timer of the base clock
+export { TimerQueue } from "./sip/clock.ts";
 export {
   buildAckForNon2xx,
   buildCancel,

@@ -39,7 +39,13 @@ import {
   generateCallId,
   generateTag,
 } from "../sip/builders.ts";
-import { type Clock, DEFAULT_SIP_TIMERS, type SipTimers, systemClock } from "../sip/clock.ts";
+import {
+  type Clock,
+  DEFAULT_SIP_TIMERS,
+  type SipTimers,
+  systemClock,
+  TimerQueue,
+} from "../sip/clock.ts";
 import type { TimerId } from "../sip/clock.ts";
 import { Dialog, type DialogEndReason, dialogIdOfResponse, DialogTable } from "../sip/dialog.ts";
 import {
@@ -663,7 +669,7 @@ class Stack implements SipStack {
     this.name = options.name ?? "sipkit";
     this.#log = getLogger(["sipkit", this.name, "sip"]);
     this.transport = transport;
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = new TimerQueue(options.clock ?? systemClock);
     this.#queue = options.queue ?? new KeyedQueue();
     this.#hooks = options.hooks;
     this.#callbacks = options.callbacksComplete === true && options.callbacks !== undefined
@@ -1048,7 +1054,15 @@ class Stack implements SipStack {
       }
     }
     if (this.#closed) return;
-    this.#tl.receive(m.message, { kind: "in", inbound: m }, m.transport !== "udp");
+    // The transaction keeps only the reply route, not the parsed message (64*T1 window).
+    const route = {
+      transport: m.transport,
+      local: m.local,
+      remote: m.remote,
+      flowId: m.flowId,
+      receivedAt: m.receivedAt,
+    } as unknown as InboundMessage;
+    this.#tl.receive(m.message, { kind: "in", inbound: route }, m.transport !== "udp");
   }
 
   #onRequest(
@@ -1373,6 +1387,7 @@ class Stack implements SipStack {
       return false;
     } finally {
       if (status >= 200) this.#finishCall(call);
+      if (status >= 200 && method !== "INVITE") this.#serverCalls.delete(tx);
     }
     // RFC 6665 §4.1.3: a NOTIFY we accepted tells the state of our subscription.
     if (method === "NOTIFY" && success && call.entry !== undefined) {

@@ -191,6 +191,7 @@ export class Dialog {
   #onTerminated: ((dialog: Dialog, reason: DialogEndReason) => void) | undefined;
   readonly #random: () => number;
   readonly #onIdle = (): void => this.#idleCheck();
+  readonly #id: string;
 
   /** Use {@linkcode Dialog.asUac} or {@linkcode Dialog.asUas}.
    * @param init every field of the dialog state
@@ -215,6 +216,7 @@ export class Dialog {
     this.callId = init.callId;
     this.localTag = init.localTag;
     this.remoteTag = init.remoteTag;
+    this.#id = dialogId(init.callId, init.localTag, init.remoteTag);
     this.role = init.role;
     this.#state = init.state;
     this.localParty = init.localParty;
@@ -294,9 +296,10 @@ export class Dialog {
     }, options);
   }
 
-  /** The dialog id key ({@linkcode dialogId}). */
+  /** The dialog id key ({@linkcode dialogId}); built once (its parts never change), so
+   * table lookups hash one flat string instead of a fresh concatenation each time. */
   get id(): string {
-    return dialogId(this.callId, this.localTag, this.remoteTag);
+    return this.#id;
   }
 
   /** The state. */

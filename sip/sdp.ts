@@ -999,7 +999,11 @@ export function createAnswer(offer: SdpSession, options: AnswerOptions): SdpSess
     phones: [],
     connection: { netType: "IN", addrType, address: options.address },
     bandwidths: [],
-    timing: structuredClone(offer.timing),
+    timing: offer.timing.map((t) => ({
+      start: t.start,
+      stop: t.stop,
+      repeats: t.repeats.map((r) => ({ ...r, offsets: r.offsets.slice() })),
+    })),
     attributes: [],
     media,
     extraLines: [],

@@ -369,7 +369,10 @@ export class TransactionLayer<Ctx = unknown>
       )
       : new NonInviteServerTransaction<Ctx>(this, key, msg, options);
     this.#server.set(key, tx);
-    if (mkey !== undefined && !merged) this.#merged.set(mkey, key);
+    if (mkey !== undefined) {
+      tx.mergeKey = mkey;
+      if (!merged) this.#merged.set(mkey, key);
+    }
     try {
       this.#opts.onRequest(msg, tx, { ctx, reliable, merged });
     } catch (error) {
@@ -491,10 +494,8 @@ export class TransactionLayer<Ctx = unknown>
   /** @internal A server transaction ended. */
   serverTerminated(tx: ServerTransaction<Ctx>): void {
     if (this.#server.get(tx.key) === tx) this.#server.delete(tx.key);
-    if (tx.request.to.tag === undefined) {
-      const mkey = mergeKey(tx.request);
-      if (this.#merged.get(mkey) === tx.key) this.#merged.delete(mkey);
-    }
+    const mkey = tx.mergeKey;
+    if (mkey !== undefined && this.#merged.get(mkey) === tx.key) this.#merged.delete(mkey);
     try {
       this.#opts.onTerminated?.(tx);
     } catch (error) {

@@ -90,8 +90,12 @@ export interface ServerTransactionOptions<Ctx> {
 export abstract class ServerTransaction<Ctx = unknown> {
   /** The transaction key in the layer's table (§17.2.3). */
   readonly key: string;
-  /** The request that created the transaction. */
-  readonly request: SipRequest;
+  /** The method of the request that created the transaction. */
+  readonly method: string;
+  /** The merged-request index key of the request (§8.2.2.2), set by the layer for requests
+   * without a To tag; kept so that the request itself need not be. */
+  mergeKey: string | undefined = undefined;
+  #request: SipRequest | undefined;
   /** Where the request came from. */
   readonly ctx: Ctx;
   /** True on a reliable transport. */
@@ -123,9 +127,38 @@ export abstract class ServerTransaction<Ctx = unknown> {
   ) {
     this.host = host;
     this.key = key;
-    this.request = request;
+    this.#request = request;
+    this.method = request.method;
     this.ctx = options.ctx;
     this.reliable = options.reliable;
+  }
+
+  /**
+   * The request that created the transaction. A non-INVITE transaction lets go of it once
+   * its final response is sent (Completed only answers retransmissions with the stored
+   * response, §17.2.2), so that the 64*T1 absorption window costs the response and a few
+   * strings instead of the whole parsed request. Reading it after that throws
+   * {@linkcode TransactionStateError}; the TU keeps its own reference if it needs one.
+   * INVITE transactions keep it (a TU may still read it when a CANCEL was answered).
+   */
+  get request(): SipRequest {
+    const r = this.#request;
+    if (r === undefined) {
+      throw new TransactionStateError(
+        `The ${this.method} server transaction released its request after the final response.`,
+      );
+    }
+    return r;
+  }
+
+  /** True once the request was released (non-INVITE, after the final response). */
+  get requestReleased(): boolean {
+    return this.#request === undefined;
+  }
+
+  /** Let go of the request (after the final response). */
+  protected releaseRequest(): void {
+    this.#request = undefined;
   }
 
   /** The current state. */
@@ -365,7 +398,7 @@ export class NonInviteServerTransaction<Ctx = unknown> extends ServerTransaction
   respond(res: SipResponse): void {
     if (this.#state !== "trying" && this.#state !== "proceeding") {
       throw new TransactionStateError(
-        `Cannot send ${res.status}: the ${this.request.method} transaction is ${this.#state}.`,
+        `Cannot send ${res.status}: the ${this.method} transaction is ${this.#state}.`,
       );
     }
     this.lastResponse = res;
@@ -375,6 +408,7 @@ export class NonInviteServerTransaction<Ctx = unknown> extends ServerTransaction
       return;
     }
     this.#state = "completed";
+    this.releaseRequest(); // §17.2.2: Completed only resends the final response
     const j = this.reliable ? 0 : 64 * this.host.timers.t1;
     this.timeoutTimer = this.host.clock.setTimeout(this.#onTimerJ, j);
     this.transmit(res);

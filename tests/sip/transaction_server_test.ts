@@ -253,3 +253,38 @@ Deno.test("§17.2.2: Timer J is zero on a reliable transport", () => {
   assert.equal(tx.state, "terminated");
   assertClean(h);
 });
+
+Deno.test("§17.2.2: a Completed non-INVITE transaction keeps only the response for its absorption window (the request is released)", () => {
+  const h = harness();
+  const req = request({ method: "OPTIONS" });
+  h.layer.receive(req, "peer");
+  const tx = h.requests[0]!.tx!;
+  assert.equal(tx.request, req);
+  assert.equal(tx.requestReleased, false);
+  assert.equal(h.layer.mergedIndexSize, 1);
+  h.layer.reply(tx, 200);
+  // Completed: the request is no longer held; the method is still known.
+  assert.equal(tx.requestReleased, true);
+  assert.equal(tx.method, "OPTIONS");
+  assert.throws(() => tx.request, TransactionStateError);
+  // "any retransmissions of the request ... MUST pass the final response to the transport"
+  h.layer.receive(req, "peer");
+  assert.deepEqual(statuses(h.sent), [200, 200]);
+  assert.equal(h.requests.length, 1, "the retransmission is absorbed, not passed up");
+  // A second final response is refused, as before.
+  assert.throws(() => h.layer.reply(tx, 500), TransactionStateError);
+  h.fc.tick(32_000);
+  assert.equal(tx.state, "terminated");
+  assert.equal(h.layer.mergedIndexSize, 0, "the §8.2.2.2 index entry left with it");
+  assertClean(h);
+});
+
+Deno.test("§17.2.1: an INVITE server transaction keeps its request after the final response", () => {
+  const h = harness();
+  const { inv, tx } = inviteTx(h);
+  h.layer.reply(tx, 486);
+  assert.equal(tx.requestReleased, false);
+  assert.equal(tx.request, inv);
+  tx.terminate();
+  assertClean(h);
+});
