@@ -36,7 +36,6 @@ import {
   parseDigits,
   quoteString,
   scanHostName,
-  scanParamName,
   scanQuoted,
   scanToken,
   skipLws,
@@ -129,27 +128,33 @@ function pairsToMap(pairs: Pairs): Params {
 }
 
 /** The constant string for the most common lower-case parameter names, so that parsing
- * them allocates nothing (and later comparisons hit the same internalized string). */
+ * them allocates nothing (and later comparisons hit the same internalized string). The
+ * characters are compared inline: this runs for every parameter of every header read. */
 function knownParamName(s: string, start: number, end: number): string | undefined {
+  const c0 = s.charCodeAt(start);
   switch (end - start) {
     case 1:
-      return s.charCodeAt(start) === 113 ? "q" : undefined;
+      return c0 === 113 ? "q" : undefined;
     case 2:
-      return matchAt(s, start, "lr") ? "lr" : undefined;
+      return c0 === 108 && s.charCodeAt(start + 1) === 114 ? "lr" : undefined;
     case 3:
-      return matchAt(s, start, "tag") ? "tag" : matchAt(s, start, "ttl") ? "ttl" : undefined;
+      if (c0 !== 116) return undefined;
+      if (s.charCodeAt(start + 1) === 97 && s.charCodeAt(start + 2) === 103) return "tag";
+      if (s.charCodeAt(start + 1) === 116 && s.charCodeAt(start + 2) === 108) return "ttl";
+      return undefined;
     case 5:
-      return matchAt(s, start, "rport")
-        ? "rport"
-        : matchAt(s, start, "maddr")
-        ? "maddr"
-        : undefined;
+      if (c0 === 114) return matchAt(s, start, "rport") ? "rport" : undefined;
+      return c0 === 109 && matchAt(s, start, "maddr") ? "maddr" : undefined;
     case 6:
-      return matchAt(s, start, "branch") ? "branch" : undefined;
+      return c0 === 98 && s.charCodeAt(start + 1) === 114 && s.charCodeAt(start + 2) === 97 &&
+          s.charCodeAt(start + 3) === 110 && s.charCodeAt(start + 4) === 99 &&
+          s.charCodeAt(start + 5) === 104
+        ? "branch"
+        : undefined;
     case 7:
-      return matchAt(s, start, "expires") ? "expires" : undefined;
+      return c0 === 101 && matchAt(s, start, "expires") ? "expires" : undefined;
     case 8:
-      return matchAt(s, start, "received") ? "received" : undefined;
+      return c0 === 114 && matchAt(s, start, "received") ? "received" : undefined;
   }
   return undefined;
 }
@@ -157,41 +162,68 @@ function knownParamName(s: string, start: number, end: number): string | undefin
 /**
  * Parse `*( SEMI generic-param )` from `s[i:end]` into `pairs` (a repeated name keeps its
  * first value). Returns the index of the first character that does not belong to the
- * parameters (after skipping LWS).
+ * parameters (after skipping LWS). The scanning loops are written inline (no helper calls)
+ * because this is the hottest loop of header parsing.
  */
 function parseParams(s: string, i: number, end: number, pairs: Pairs, what: string): number {
   let seen: Set<string> | undefined; // for long lists, keeps the duplicate check linear
   for (;;) {
-    i = skipLws(s, i, end);
-    if (i >= end || s.charCodeAt(i) !== 59) return i;
-    i = skipLws(s, i + 1, end);
+    let c = 0;
+    while (i < end) {
+      c = s.charCodeAt(i);
+      if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break;
+      i++;
+    }
+    if (i >= end || c !== 59) return i;
+    i++;
+    while (i < end) {
+      c = s.charCodeAt(i);
+      if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break;
+      i++;
+    }
     const ns = i;
-    i = scanParamName(s, i, end);
     let upper = false;
-    if (i < 0) {
-      i = ~i;
-      upper = true;
+    while (i < end) {
+      c = s.charCodeAt(i);
+      if (!isTokenChar(c)) break;
+      if (c >= 65 && c <= 90) upper = true;
+      i++;
     }
     if (i === ns) {
-      if (i >= end || s.charCodeAt(i) === 59 || s.charCodeAt(i) === 44) {
+      if (i >= end || c === 59 || c === 44) {
         throw new SipParseError(`Empty parameter in ${what}`);
       }
       throw new SipParseError(
-        `Invalid character ${describeChar(s.charCodeAt(i))} in a ${what} parameter name`,
+        `Invalid character ${describeChar(c)} in a ${what} parameter name`,
       );
     }
     const name = upper
       ? s.slice(ns, i).toLowerCase()
       : (knownParamName(s, ns, i) ?? s.slice(ns, i));
     let value: string | null = null;
-    const j = skipLws(s, i, end);
-    if (j < end && s.charCodeAt(j) === 61) {
-      const vs = skipLws(s, j + 1, end);
+    let j = i;
+    while (j < end) {
+      c = s.charCodeAt(j);
+      if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break;
+      j++;
+    }
+    if (j < end && c === 61) {
+      let vs = j + 1;
+      while (vs < end) {
+        c = s.charCodeAt(vs);
+        if (c !== 32 && c !== 9 && c !== 13 && c !== 10) break;
+        vs++;
+      }
       let ve: number;
-      if (vs < end && s.charCodeAt(vs) === 34) {
+      if (vs < end && c === 34) {
         ve = scanQuoted(s, vs, end);
       } else {
-        ve = scanGenValue(s, vs, end);
+        ve = vs;
+        while (ve < end) {
+          c = s.charCodeAt(ve);
+          if (!isTokenChar(c) && c !== 58 && c !== 91 && c !== 93) break;
+          ve++;
+        }
         if (ve === vs) {
           throw new SipParseError(
             vs >= end || s.charCodeAt(vs) === 59
@@ -873,7 +905,12 @@ export class SipVia extends HeaderParams implements Via {
     const end = trimEndIndex(text, start, stop);
     let i = skipLws(text, start, end);
     let protocol: string;
-    if (i + 8 <= end && matchAt(text, i, "SIP/2.0/")) {
+    if (
+      i + 8 <= end && text.charCodeAt(i) === 83 && text.charCodeAt(i + 1) === 73 &&
+      text.charCodeAt(i + 2) === 80 && text.charCodeAt(i + 3) === 47 &&
+      text.charCodeAt(i + 4) === 50 && text.charCodeAt(i + 5) === 46 &&
+      text.charCodeAt(i + 6) === 48 && text.charCodeAt(i + 7) === 47
+    ) {
       protocol = "SIP/2.0";
       i += 8;
     } else {
@@ -905,10 +942,11 @@ export class SipVia extends HeaderParams implements Via {
       i = skipLws(text, i + 1, end);
     }
     const ts = i;
-    i = scanToken(text, i, end);
+    while (i < end && isTokenChar(text.charCodeAt(i))) i++;
     if (i === ts) throw new SipParseError(`Missing transport in Via: "${ex(text, start, end)}"`);
     const transport = upperTransport(text, ts, i);
-    const hs = skipLws(text, i, end);
+    let hs = i;
+    while (hs < end && isLws(text.charCodeAt(hs))) hs++;
     if (hs === i) {
       throw new SipParseError(
         `Expected white space before the Via sent-by: "${ex(text, start, end)}"`,
@@ -938,16 +976,24 @@ export class SipVia extends HeaderParams implements Via {
       }
     }
     const host = text.slice(i, he);
-    i = skipLws(text, he, end);
+    i = he;
+    while (i < end && isLws(text.charCodeAt(i))) i++;
     let port: number | undefined;
     if (i < end && text.charCodeAt(i) === 58) {
-      const ps = skipLws(text, i + 1, end);
+      let ps = i + 1;
+      while (ps < end && isLws(text.charCodeAt(ps))) ps++;
       let pe = ps;
-      while (pe < end && isDigit(text.charCodeAt(pe))) pe++;
+      let n = 0;
+      while (pe < end) {
+        const d = text.charCodeAt(pe);
+        if (d < 48 || d > 57) break;
+        if (n <= 65535) n = n * 10 + (d - 48);
+        pe++;
+      }
       if (pe === ps) {
         throw new SipParseError(`Missing or invalid port in Via: "${ex(text, start, end)}"`);
       }
-      port = parseDigits(text, ps, pe, 65535, "Via port");
+      port = n <= 65535 ? n : parseDigits(text, ps, pe, 65535, "Via port"); // throws
       i = pe;
     }
     const pairs: Pairs = [];
@@ -1011,7 +1057,12 @@ export class SipVia extends HeaderParams implements Via {
 function upperTransport(s: string, start: number, end: number): string {
   switch (end - start) {
     case 3:
-      if (matchAt(s, start, "UDP")) return "UDP";
+      if (
+        s.charCodeAt(start) === 85 && s.charCodeAt(start + 1) === 68 &&
+        s.charCodeAt(start + 2) === 80
+      ) {
+        return "UDP";
+      }
       if (matchAt(s, start, "TCP")) return "TCP";
       if (matchAt(s, start, "TLS")) return "TLS";
       break;
@@ -1068,6 +1119,27 @@ export class SipCSeq implements CSeq {
   }
 }
 
+/** The constant string for the common methods (no allocation, internalized). */
+function knownMethod(s: string, start: number, end: number): string | undefined {
+  switch (end - start) {
+    case 3:
+      if (matchAt(s, start, "ACK")) return "ACK";
+      if (matchAt(s, start, "BYE")) return "BYE";
+      break;
+    case 6:
+      if (matchAt(s, start, "INVITE")) return "INVITE";
+      if (matchAt(s, start, "CANCEL")) return "CANCEL";
+      break;
+    case 7:
+      if (matchAt(s, start, "OPTIONS")) return "OPTIONS";
+      break;
+    case 8:
+      if (matchAt(s, start, "REGISTER")) return "REGISTER";
+      break;
+  }
+  return undefined;
+}
+
 /**
  * Parse a CSeq value: `1*DIGIT LWS Method`. The number must be at most 2**31-1
  * (RFC 3261 §8.1.1.5); leading zeros are allowed.
@@ -1086,17 +1158,25 @@ export function parseCSeq(text: string, start = 0, stop: number = text.length): 
   const end = trimEndIndex(text, start, stop);
   let i = skipLws(text, start, end);
   const ds = i;
-  while (i < end && isDigit(text.charCodeAt(i))) i++;
+  // One pass over the digits (inline: this runs for every message).
+  let seq = 0;
+  let c = 0;
+  while (i < end) {
+    c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    if (seq <= MAX_SEQ) seq = seq * 10 + (c - 48);
+    i++;
+  }
   if (i === ds) {
     throw new SipParseError(`CSeq must start with a number: "${ex(text, start, end)}"`);
   }
-  const seq = parseDigits(text, ds, i, MAX_SEQ, "CSeq number");
+  if (seq > MAX_SEQ) parseDigits(text, ds, i, MAX_SEQ, "CSeq number"); // throws out of range
   const ms = skipLws(text, i, end);
   if (ms === i) throw new SipParseError(`Expected white space after the CSeq number`);
   const me = scanToken(text, ms, end);
   if (me === ms) throw new SipParseError(`Missing method in CSeq: "${ex(text, start, end)}"`);
-  expectEnd(text, me, end, "CSeq", start);
-  return new SipCSeq(seq, text.slice(ms, me));
+  if (me < end) expectEnd(text, me, end, "CSeq", start);
+  return new SipCSeq(seq, knownMethod(text, ms, me) ?? text.slice(ms, me));
 }
 
 const TOKEN68_EXTRA = "-._~+/";

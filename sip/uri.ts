@@ -366,18 +366,26 @@ export class SipUri implements Uri {
    * @returns true when the URI is certainly valid
    */
   static isSimpleValid(text: string, start: number, end: number): boolean {
-    if (start + 4 > end || !matchAt(text, start, "sip:")) return false;
+    if (
+      start + 4 > end || text.charCodeAt(start) !== 115 || text.charCodeAt(start + 1) !== 105 ||
+      text.charCodeAt(start + 2) !== 112 || text.charCodeAt(start + 3) !== 58
+    ) {
+      return false;
+    }
     const p = start + 4;
+    // One pass over the user part: it ends at '@'. Stopping at any other character means
+    // there is no (simple) user part; then the host starts at `p`, and an '@' further on
+    // fails the host, port or parameter checks below (false only means "parse fully").
     let h = p;
-    let at = text.indexOf("@", p);
-    if (at >= end) at = -1;
-    if (at >= 0) {
-      if (at === p) return false;
-      for (let k = p; k < at; k++) {
-        const c = text.charCodeAt(k);
-        if (c === 37 || c === 58 || !hasClass(c, C_USER)) return false;
-      }
-      h = at + 1;
+    let u = p;
+    while (u < end) {
+      const c = text.charCodeAt(u);
+      if (c === 37 || c === 58 || c === 64 || !hasClass(c, C_USER)) break;
+      u++;
+    }
+    if (u < end && text.charCodeAt(u) === 64) {
+      if (u === p) return false;
+      h = u + 1;
     }
     const he = scanHostName(text, h, end);
     if (he <= h) return false;

@@ -1229,3 +1229,33 @@ Deno.test("parseVia / parseCSeq in place read only their range", () => {
   const c = "CSeq: 314159 INVITE\r\nCall-ID: x";
   assert.equal(parseCSeq(c, 6, 19).method, "INVITE");
 });
+
+Deno.test("fast paths: CSeq, Via port and parameter names keep the RFC 3261 limits (§8.1.1.5, §20.42)", () => {
+  // CSeq number: 32 bits at most, leading zeros allowed, any token method kept as written.
+  assert.equal(parseCSeq("0002147483647 INVITE").seq, 2147483647);
+  throwsParse(() => parseCSeq("99999999999999999999999 INVITE"), /CSeq number out of range/);
+  assert.equal(parseCSeq("1 INVITE").method, "INVITE");
+  assert.equal(parseCSeq("1 invite").method, "invite"); // case-sensitive, not normalized
+  assert.equal(parseCSeq("1 INVITEX").method, "INVITEX");
+  throwsParse(() => parseCSeq("1 INVITE x"), /Unexpected/);
+  // Via port: 0 to 65535.
+  assert.equal(parseVia("SIP/2.0/UDP h:065535;branch=z9hG4bK1").port, 65535);
+  assert.equal(parseVia("SIP/2.0/UDP h : 5060;branch=z9hG4bK1").port, 5060);
+  throwsParse(() => parseVia("SIP/2.0/UDP h:65536"), /Via port out of range/);
+  throwsParse(() => parseVia("SIP/2.0/UDP h:99999999999999999999"), /Via port out of range/);
+  throwsParse(() => parseVia("SIP/2.0/UDP h:"), /Missing or invalid port/);
+  assert.equal(parseVia("SIP/2.0/udp h").transport, "UDP");
+  assert.equal(parseVia("SIP/2.0/UDPX h").transport, "UDPX");
+  // Parameter names: case-insensitive (lower-cased), the common ones and others alike.
+  const via = parseVia("SIP/2.0/UDP h;BRANCH=z9hG4bKx;Rport;branchy=1;brancH=no;tag=t;ttl=3");
+  assert.equal(via.branch, "z9hG4bKx");
+  assert.equal(via.rport, true);
+  assert.equal(via.param("branchy"), "1");
+  assert.equal(via.ttl, 3);
+  assert.equal(via.param("tag"), "t");
+  assert.equal(parseNameAddr("<sip:a@h>;TAG=x;tab=y").tag, "x");
+  assert.equal(parseNameAddr("<sip:a@h>;tab=y").tag, undefined);
+  assert.equal(parseNameAddr("<sip:a@h> ; tag = x ").tag, "x");
+  throwsParse(() => parseNameAddr("<sip:a@h>;tag="), /empty value/);
+  throwsParse(() => parseNameAddr("<sip:a@h>;;tag=1"), /Empty parameter/);
+});

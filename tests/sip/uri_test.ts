@@ -597,3 +597,21 @@ Deno.test("property: SipUri.isSimpleValid never accepts what SipUri.parse reject
     { numRuns: 5000 },
   );
 });
+
+Deno.test("SipUri.isSimpleValid: an '@' outside the user part is never taken as simple (RFC 3261 §19.1.1)", () => {
+  for (const u of ["sip:h:5060@x", "sip:a:b@host", "sip:a%40b@host", "sip:@h"]) {
+    assert.equal(SipUri.isSimpleValid(u, 0, u.length), false, u);
+  }
+  // user-unreserved allows ";" and "=": the user part here is "host;x=a"
+  for (
+    const u of [
+      "sip:host;x=a@b",
+      "sip:a;b=c@host",
+      "sip:a&b@host:5060;lr",
+      "sip:host:5060;transport=tcp",
+    ]
+  ) {
+    assert.equal(SipUri.isSimpleValid(u, 0, u.length), true, u);
+    assert.equal(String(SipUri.parse(u)), u);
+  }
+});
