@@ -303,6 +303,8 @@ export type {
 } from "./service/reply.ts";
 export {
   CALLBACK_METHODS,
+  CAPABILITY_HEADERS,
+  capabilityHeaders,
   DEFAULT_ALLOW,
   defaultSipCallbacks,
   isNoReply,

@@ -49,7 +49,12 @@ import {
 import { Mailbox } from "./mailbox.ts";
 import type { AnyPluginContext, CallbackName, Plugin, StateMap } from "./plugin.ts";
 import { defaultRegistry, type ServiceRegistry } from "./registry.ts";
-import { DEFAULT_ALLOW, defaultSipCallbacks, SIP_CALLBACK_NAMES } from "./sip_callbacks.ts";
+import {
+  DEFAULT_ALLOW,
+  defaultSipCallbacks,
+  SIP_CALLBACK_NAMES,
+  type SipCallbacks,
+} from "./sip_callbacks.ts";
 import {
   createSipStack,
   type InviteOptions,
@@ -241,6 +246,9 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
   #frames = new AsyncLocalStorage<Frame>();
   #slots: PluginSlot[] = [];
   #chains = new Map<CallbackName, AnyChain>();
+  /** SIP callbacks with no user callback and no plugin link, by name: the stack calls the
+   * built-in default directly (no chain, no promise). */
+  #defaultOnly = new Set<CallbackName>();
   #hooksIn: PluginSlot[] = [];
   #hooksOut: PluginSlot[] = [];
   #registry: ServiceRegistry;
@@ -253,6 +261,10 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
   #stopReason: StopReason | undefined;
   /** The SIP callbacks as composed chains: a stable object for the SIP stack. */
   readonly #sipFacade: ComposedSipCallbacks;
+  /** The SIP callbacks handed to the SIP stack: one property per name, set at every
+   * (re)composition to the built-in default itself when nothing else is in its chain (so the
+   * stack can call it synchronously, or skip it), else to a function running the chain. */
+  readonly #stackCallbacks: Record<string, (...args: unknown[]) => unknown> = {};
   /** The message hooks for the SIP stack. */
   readonly #hooks: MessageHooks;
 
@@ -614,6 +626,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
 
   #compose(config: ServiceConfig<S>, slots: readonly PluginSlot[]): Map<CallbackName, AnyChain> {
     const chains = new Map<CallbackName, AnyChain>();
+    const defaultOnly = new Set<CallbackName>();
     const userCallbacks = config.callbacks as Record<string, unknown>;
     const build = (name: CallbackName, terminal: (args: readonly unknown[]) => unknown) => {
       const links: Link<readonly unknown[], unknown>[] = [];
@@ -625,6 +638,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
         const link = slot.plugin.runtime.links.get(name);
         if (link !== undefined) links.push((args, next) => link(args, next, slot.ctx));
       }
+      if (links.length === 0) defaultOnly.add(name);
       chains.set(name, composeRaw<readonly unknown[], unknown>(links, terminal));
     };
     build("handleCall", () => undefined);
@@ -652,11 +666,22 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       const raw = chains.get(name) as AnyChain;
       chains.set(name, (args) => mapNoReply(raw, args));
     }
+    this.#defaultOnly = defaultOnly;
     return chains;
   }
 
   #installChains(config: ServiceConfig<S>, slots: PluginSlot[]): void {
     this.#chains = this.#compose(config, slots);
+    const defaults = defaultSipCallbacks as unknown as Record<
+      string,
+      (...args: unknown[]) => unknown
+    >;
+    for (const name of SIP_CALLBACK_NAMES) {
+      // The default `sipReinvite` runs the stack's `sipInvite`, i.e. the composed chain.
+      this.#stackCallbacks[name] = this.#defaultOnly.has(name)
+        ? defaults[name]!
+        : this.#sipFacade[name] as (...args: unknown[]) => unknown;
+    }
     this.#hooksIn = slots.filter((s) => s.plugin.runtime.messageIn !== undefined);
     this.#hooksOut = slots.filter((s) => s.plugin.runtime.messageOut !== undefined);
   }
@@ -776,7 +801,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
         now: () => c.clock.now(),
         name: this.name,
       },
-      callbacks: this.#sipFacade,
+      callbacks: this.#stackCallbacks as unknown as SipCallbacks,
       // The chains end in the defaults already: `undefined` means "answered later".
       callbacksComplete: true,
       clock: c.clock,
@@ -1085,9 +1110,12 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
   }
 }
 
-async function mapNoReply(chain: AnyChain, args: readonly unknown[]): Promise<unknown> {
-  const r = await chain(args);
+function noReplyToUndefined(r: unknown): unknown {
   return r === NO_REPLY ? undefined : r;
+}
+
+function mapNoReply(chain: AnyChain, args: readonly unknown[]): Promise<unknown> {
+  return chain(args).then(noReplyToUndefined);
 }
 
 function errorText(error: unknown): string {

@@ -59,6 +59,11 @@ export interface PeerInfo {
   localPort: number;
 }
 
+/** Key of the header values prebuilt from a {@linkcode Capabilities} (`Allow`, `Accept`,
+ * `Supported`, and `Allow-Events` when there are events). The SIP stack sets it each time its
+ * capabilities change, so the OPTIONS default does not join the lists for every request. */
+export const CAPABILITY_HEADERS: unique symbol = Symbol.for("sipkit.capabilityHeaders");
+
 /** What the service offers, used by the OPTIONS default and 405/420 answers. */
 export interface Capabilities {
   /** Methods accepted (the Allow header). */
@@ -69,6 +74,23 @@ export interface Capabilities {
   accept: string[];
   /** Event packages accepted (the Allow-Events header). */
   events: string[];
+  /** The header values built from the lists above, when the SIP stack prebuilt them. */
+  readonly [CAPABILITY_HEADERS]?: Readonly<Record<string, string>>;
+}
+
+/** The OPTIONS header values of a {@linkcode Capabilities}: `Allow`, `Accept`, `Supported`
+ * and, when there are event packages, `Allow-Events`.
+ * @param c the capabilities
+ * @returns a new record of header values
+ */
+export function capabilityHeaders(c: Capabilities): Record<string, string> {
+  const headers: Record<string, string> = {
+    Allow: c.allow.join(", "),
+    Accept: c.accept.join(", "),
+    Supported: c.supported.join(", "),
+  };
+  if (c.events.length > 0) headers["Allow-Events"] = c.events.join(", ");
+  return headers;
 }
 
 /** The state of a dialog as reported to `sipDialogUpdate` (NkSIP's dialog statuses). */
@@ -341,7 +363,8 @@ export const CALLBACK_METHODS: readonly string[] = Object.freeze([
 
 function methodNotAllowed(call: SipCall): ReplyValue | undefined {
   if (call.responded) return undefined;
-  return { status: 405, headers: { Allow: call.capabilities.allow.join(", ") } };
+  const c = call.capabilities;
+  return { status: 405, headers: { Allow: c[CAPABILITY_HEADERS]?.Allow ?? c.allow.join(", ") } };
 }
 
 /** NkSIP's default implementation of every SIP callback. */
@@ -358,13 +381,7 @@ export const defaultSipCallbacks: Readonly<SipCallbacks> = Object.freeze({
   sipOptions(_request: SipRequest, call: SipCall): ReplyValue | undefined {
     if (call.responded) return undefined;
     const c = call.capabilities;
-    const headers: Record<string, string> = {
-      Allow: c.allow.join(", "),
-      Accept: c.accept.join(", "),
-      Supported: c.supported.join(", "),
-    };
-    if (c.events.length > 0) headers["Allow-Events"] = c.events.join(", ");
-    return { status: 200, headers };
+    return { status: 200, headers: c[CAPABILITY_HEADERS] ?? capabilityHeaders(c) };
   },
   sipInvite(_request: SipRequest, call: SipCall): ReplyValue | undefined {
     if (call.responded) return undefined;

@@ -84,7 +84,10 @@ import {
   type AuthorizeResult,
   CALLBACK_METHODS,
   type Capabilities,
+  CAPABILITY_HEADERS,
+  capabilityHeaders,
   DEFAULT_ALLOW,
+  defaultSipCallbacks,
   type DialogInfo,
   type DialogStatus,
   type MaybePromise,
@@ -432,6 +435,15 @@ interface Pending {
   cancelled: boolean;
 }
 
+/** The built-in callbacks: a stack callback identical to one of them is skipped or called
+ * without the chain machinery. */
+const DEFAULTS: Readonly<SipCallbacks> = defaultSipCallbacks;
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
 function hostForUri(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
@@ -631,11 +643,10 @@ class Stack implements SipStack {
   readonly #entries = new Map<string, DialogEntry>();
   readonly #pending = new Map<ClientTransaction<Ctx>, Pending>();
   readonly #serverCalls = new WeakMap<ServerTransaction<Ctx>, ServerCall>();
-  readonly #sendChains = new WeakMap<
-    ClientTransaction<Ctx> | ServerTransaction<Ctx>,
-    Promise<void>
-  >();
   readonly #calls = new Map<string, number>();
+  /** Contacts of responses by transport, address family and user (see `#contactForInbound`). */
+  readonly #contactCache = new Map<string, string>();
+  #contactGeneration = -1;
   readonly #listenIds = new Map<string, string[]>();
   readonly #timers = new Set<TimerId>();
   readonly #sleepers = new Set<() => void>();
@@ -727,12 +738,16 @@ class Stack implements SipStack {
     events?: readonly string[] | undefined;
   }): Capabilities {
     const uniq = (xs: readonly string[]): string[] => [...new Set(xs)];
-    return {
+    const c: Capabilities = {
       allow: uniq(o.allow ?? DEFAULT_ALLOW),
       supported: uniq([...DEFAULT_SUPPORTED, ...(o.supported ?? [])]),
       accept: uniq([...(o.accept ?? []), ...DEFAULT_ACCEPT]),
       events: uniq(o.events ?? []),
     };
+    // Built once per change, not per OPTIONS or 405 (a frozen record: replies share it);
+    // not enumerable, so the capabilities still compare and print as the four lists.
+    Object.defineProperty(c, CAPABILITY_HEADERS, { value: Object.freeze(capabilityHeaders(c)) });
+    return c;
   }
 
   // --- public API ---
@@ -966,16 +981,15 @@ class Stack implements SipStack {
     } else {
       if (msg.kind !== "response") return;
       const inbound = ctx.inbound;
-      // Keep the responses of one transaction in order (a 180 must not overtake the 200):
-      // each send starts once the previous one of the transaction is done.
-      const previous = this.#sendChains.get(tx);
-      const send = (): Promise<void> =>
-        this.transport.sendResponse(msg, inbound).then(
-          () => this.#hookOutInbound(msg, inbound),
-          (error) => tx.transportError(error),
-        );
-      const next = previous === undefined ? send() : previous.then(send);
-      this.#sendChains.set(tx, next);
+      // Handed over at once: the transport keeps the sends of one socket or connection in
+      // call order, so a 180 does not overtake the 200 of its transaction.
+      const sent = this.transport.sendResponse(msg, inbound);
+      const hooks = this.#hooks;
+      if (hooks !== undefined && hooks.active) {
+        sent.then(() => this.#hookOutInbound(msg, inbound), (error) => tx.transportError(error));
+      } else {
+        sent.catch((error) => tx.transportError(error));
+      }
     }
   }
 
@@ -1019,12 +1033,33 @@ class Stack implements SipStack {
     return `<${scheme}:${u}${hostForUri(host)}:${port}${tp}>`;
   }
 
-  /** Our Contact for a response to a request that came in on `inbound`. */
+  /** Our Contact for a response to a request that came in on `inbound`. With a
+   * {@linkcode TransportLayer}, it is cached per transport, address family and user until
+   * a listener opens or closes (two per INVITE otherwise each copy the listener list). */
   #contactForInbound(inbound: InboundMessage): string {
-    return this.#contactFor(
-      { transport: inbound.transport, host: inbound.remote.host, port: inbound.remote.port },
-      this.#fromUser,
-    );
+    const t = this.transport;
+    const host = inbound.remote.host;
+    if (!(t instanceof TransportLayer)) {
+      return this.#contactFor(
+        { transport: inbound.transport, host, port: inbound.remote.port },
+        this.#fromUser,
+      );
+    }
+    if (this.#contactGeneration !== t.listenerGeneration) {
+      this.#contactCache.clear();
+      this.#contactGeneration = t.listenerGeneration;
+    }
+    const v6 = host.includes(":");
+    const key = `${inbound.transport}|${v6}|${this.#fromUser}`;
+    let contact = this.#contactCache.get(key);
+    if (contact === undefined) {
+      contact = this.#contactFor(
+        { transport: inbound.transport, host, port: inbound.remote.port },
+        this.#fromUser,
+      );
+      this.#contactCache.set(key, contact);
+    }
+    return contact;
   }
 
   async #resolveTarget(uri: Uri, transport: TransportName | undefined): Promise<SendTarget> {
@@ -1100,11 +1135,17 @@ class Stack implements SipStack {
     this.#callRef(callId, 1);
     this.#inflightServer++;
     call.tracked = true;
-    this.#queue.run(callId, () => this.#pipeline(call, merged)).catch((error) => {
-      this.#log.error("Request pipeline failed: {error}", { error: errorText(error) });
-      if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
-    }).finally(() => {
+    // One reaction for both outcomes (not .catch().finally(): a promise less per request).
+    const done = (): void => {
       if (call.replied || call.tx.state === "terminated") this.#finishCall(call);
+    };
+    this.#queue.run(callId, () => this.#pipeline(call, merged)).then(done, (error) => {
+      try {
+        this.#log.error("Request pipeline failed: {error}", { error: errorText(error) });
+        if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
+      } finally {
+        done();
+      }
     });
   }
 
@@ -1117,47 +1158,34 @@ class Stack implements SipStack {
         this.#replyRaw(call, invalid.status, invalid.reason);
         return;
       }
-      // Authorization (NkSIP: sip_get_user_pass, then sip_authorize).
-      const { auth, stale } = await this.#authInfo(call);
-      if (stale !== undefined) {
-        // RFC 7616 §3.3 / RFC 2617 §3.2.1: the response was right but the nonce too old:
-        // challenge again with stale=true so the UA retries without asking its user.
-        const challenge = buildChallenge({
-          realm: stale.realm,
-          secret: this.#nonceSecret,
-          now: Date.now(),
-          stale: true,
-        });
-        if (stale.proxy) {
-          this.#replyRaw(call, 407, "Proxy Authentication Required", [[
-            "Proxy-Authenticate",
-            challenge,
-          ]]);
-        } else this.#replyRaw(call, 401, "Unauthorized", [["WWW-Authenticate", challenge]]);
-        return;
+      // Authorization (NkSIP: sip_get_user_pass, then sip_authorize). Skipped when it can
+      // only end in the default's "ok": no credentials to check and no sipAuthorize of ours.
+      const credentials = req.hasHeader("Authorization") ||
+        req.hasHeader("Proxy-Authorization");
+      if (credentials || cb.sipAuthorize !== DEFAULTS.sipAuthorize) {
+        if (!(await this.#authorize(call, req, cb))) return;
       }
-      const decision: AuthorizeResult = await cb.sipAuthorize(auth, req, call);
-      if (decision !== "ok" && !this.#applyAuthorize(call, decision)) return;
-      if (call.replied) return;
-      // Routing.
-      const uri = req.uri;
-      const route: RouteDecision = await cb.sipRoute(
-        uri.scheme,
-        uri.user ?? "",
-        uri.host,
-        req,
-        call,
-      );
-      if (call.replied) return;
-      if (route !== "process" && route !== "process_stateless") {
-        if (typeof route === "object" && "reply" in route) {
-          call.reply(route.reply);
-        } else if (typeof route === "object" && "replyStateless" in route) {
-          call.reply(route.replyStateless);
-        } else {
-          this.#replyRaw(call, 501, "Proxying Not Implemented");
+      // Routing (skipped when only the default, "process", would answer).
+      if (cb.sipRoute !== DEFAULTS.sipRoute) {
+        const uri = req.uri;
+        const route: RouteDecision = await cb.sipRoute(
+          uri.scheme,
+          uri.user ?? "",
+          uri.host,
+          req,
+          call,
+        );
+        if (call.replied) return;
+        if (route !== "process" && route !== "process_stateless") {
+          if (typeof route === "object" && "reply" in route) {
+            call.reply(route.reply);
+          } else if (typeof route === "object" && "replyStateless" in route) {
+            call.reply(route.replyStateless);
+          } else {
+            this.#replyRaw(call, 501, "Proxying Not Implemented");
+          }
+          return;
         }
-        return;
       }
       // §8.2 checks.
       const rejection = checkUasRequest(req, {
@@ -1206,13 +1234,15 @@ class Stack implements SipStack {
       }
       const name = methodCallbackName(req.method, inDialog);
       if (name === undefined) {
-        this.#replyRaw(call, 405, "Method Not Allowed", [[
-          "Allow",
-          this.#capabilities.allow.join(", "),
-        ]]);
+        const allow = this.#capabilities[CAPABILITY_HEADERS]?.Allow ??
+          this.#capabilities.allow.join(", ");
+        this.#replyRaw(call, 405, "Method Not Allowed", [["Allow", allow]]);
         return;
       }
-      const value = await cb[name](req, call);
+      const result = cb[name](req, call);
+      // A callback that answered synchronously (the defaults, most user callbacks) is not
+      // awaited.
+      const value = isPromise(result) ? await result : result;
       if (value !== undefined && typeof value !== "symbol") call.reply(value);
       else if (!call.replied) this.#deferGuard(call);
     } catch (error) {
@@ -1222,6 +1252,32 @@ class Stack implements SipStack {
       });
       if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
     }
+  }
+
+  /** Digest checks and `sipAuthorize`; false when the request was answered (or the callback
+   * replied), true to go on. */
+  async #authorize(call: ServerCall, req: SipRequest, cb: SipCallbacks): Promise<boolean> {
+    const { auth, stale } = await this.#authInfo(call);
+    if (stale !== undefined) {
+      // RFC 7616 §3.3 / RFC 2617 §3.2.1: the response was right but the nonce too old:
+      // challenge again with stale=true so the UA retries without asking its user.
+      const challenge = buildChallenge({
+        realm: stale.realm,
+        secret: this.#nonceSecret,
+        now: Date.now(),
+        stale: true,
+      });
+      if (stale.proxy) {
+        this.#replyRaw(call, 407, "Proxy Authentication Required", [[
+          "Proxy-Authenticate",
+          challenge,
+        ]]);
+      } else this.#replyRaw(call, 401, "Unauthorized", [["WWW-Authenticate", challenge]]);
+      return false;
+    }
+    const decision: AuthorizeResult = await cb.sipAuthorize(auth, req, call);
+    if (decision !== "ok" && !this.#applyAuthorize(call, decision)) return false;
+    return !call.replied;
   }
 
   /** The request got its final response (or its transaction ended): it no longer counts
@@ -1387,7 +1443,8 @@ class Stack implements SipStack {
       return false;
     } finally {
       if (status >= 200) this.#finishCall(call);
-      if (status >= 200 && method !== "INVITE") this.#serverCalls.delete(tx);
+      // A CANCEL after the final response has no effect (§9.2): the call is not looked up.
+      if (status >= 200) this.#serverCalls.delete(tx);
     }
     // RFC 6665 §4.1.3: a NOTIFY we accepted tells the state of our subscription.
     if (method === "NOTIFY" && success && call.entry !== undefined) {
@@ -1488,6 +1545,7 @@ class Stack implements SipStack {
   }
 
   #notifyDialog(status: DialogStatus, entry: DialogEntry): void {
+    if (this.#callbacks.sipDialogUpdate === DEFAULTS.sipDialogUpdate) return; // a no-op
     const info = dialogInfo(entry);
     Promise.resolve().then(() => this.#callbacks.sipDialogUpdate(status, info)).catch((error) =>
       this.#log.warn("sipDialogUpdate threw: {error}", { error: errorText(error) })
@@ -1495,6 +1553,7 @@ class Stack implements SipStack {
   }
 
   #notifySession(status: SessionStatus, entry: DialogEntry): void {
+    if (this.#callbacks.sipSessionUpdate === DEFAULTS.sipSessionUpdate) return; // a no-op
     const info = dialogInfo(entry);
     Promise.resolve().then(() => this.#callbacks.sipSessionUpdate(status, info)).catch((
       error,
@@ -1620,6 +1679,7 @@ class Stack implements SipStack {
       }
     }
     this.#notifyDialog({ inviteStatus: "confirmed" }, entry);
+    if (this.#callbacks.sipAck === DEFAULTS.sipAck) return; // a no-op
     const callId = ack.callId;
     this.#queue.run(callId, async () => {
       const handle = new AckCall(this, ack, inbound, entry);
@@ -1634,7 +1694,9 @@ class Stack implements SipStack {
     this.#finishCall(call);
     const entry = call.entry;
     if (entry !== undefined && entry.dialog.state === "early") entry.dialog.terminate("rejected");
-    this.#queue.run(cancel.callId, () => this.#callbacks.sipCancel(invite.request, cancel, call))
+    // The transaction let go of the INVITE with the 487; the call still holds it.
+    this.#serverCalls.delete(invite);
+    this.#queue.run(cancel.callId, () => this.#callbacks.sipCancel(call.request, cancel, call))
       .catch((error) => this.#log.warn("sipCancel threw: {error}", { error: errorText(error) }));
   }
 

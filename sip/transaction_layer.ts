@@ -86,7 +86,9 @@ export interface TransactionLayerOptions<Ctx> {
   onResponse(res: SipResponse, tx: ClientTransaction<Ctx> | undefined, ctx: Ctx): void;
   /** A CANCEL matched an INVITE server transaction; the layer already answered 200 (§9.2).
    * The TU should answer 487 to the INVITE ({@linkcode TransactionLayer.respondCancelled})
-   * if it has not sent a final response. Default: the layer answers 487 itself. */
+   * if it has not sent a final response. Default: the layer answers 487 itself. The
+   * transaction releases its request with the final response: read `invite.request` before
+   * answering, or keep your own reference. */
   onCancel?(cancel: SipRequest, invite: InviteServerTransaction<Ctx>): void;
   /** Timer B, F, H, C or the CANCEL guard fired. */
   onTimeout?(tx: Transaction<Ctx>, timer: TransactionTimeout): void;

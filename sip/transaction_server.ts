@@ -134,12 +134,12 @@ export abstract class ServerTransaction<Ctx = unknown> {
   }
 
   /**
-   * The request that created the transaction. A non-INVITE transaction lets go of it once
-   * its final response is sent (Completed only answers retransmissions with the stored
-   * response, §17.2.2), so that the 64*T1 absorption window costs the response and a few
-   * strings instead of the whole parsed request. Reading it after that throws
+   * The request that created the transaction. A transaction lets go of it once its final
+   * response is sent: Completed (§17.2.1, §17.2.2) only resends the stored response, and
+   * Accepted (RFC 6026 §8.7) absorbs retransmissions while the TU resends its 2xx, so the
+   * 64*T1 window costs the response and a few strings instead of the whole parsed request
+   * (for an INVITE, with its SDP offer). Reading it after that throws
    * {@linkcode TransactionStateError}; the TU keeps its own reference if it needs one.
-   * INVITE transactions keep it (a TU may still read it when a CANCEL was answered).
    */
   get request(): SipRequest {
     const r = this.#request;
@@ -151,7 +151,7 @@ export abstract class ServerTransaction<Ctx = unknown> {
     return r;
   }
 
-  /** True once the request was released (non-INVITE, after the final response). */
+  /** True once the request was released (after the final response). */
   get requestReleased(): boolean {
     return this.#request === undefined;
   }
@@ -275,6 +275,7 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
           return;
         }
         const t1 = this.host.timers.t1;
+        this.releaseRequest(); // Accepted and Completed resend responses, never read it
         if (status < 300) {
           this.#state = "accepted";
           this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, 64 * t1);

@@ -34,7 +34,9 @@ import { openUdp, type UdpBackend, type UdpSocket } from "./udp.ts";
 import { connectWebSocket, offersSipSubprotocol, WsConnection } from "./ws.ts";
 import {
   DEFAULT_PORT,
+  firstViaText,
   isWildcard,
+  quickUdpReplyAddress,
   randomToken,
   sameIp,
   stampReceived,
@@ -174,6 +176,7 @@ export class TransportLayer implements SipTransport {
   #handler: ((m: InboundMessage) => void) | undefined;
   #seq = 0;
   #closed = false;
+  #listenerGeneration = 0;
   #capLogged = 0;
   #localIp4: string | undefined;
   #localIp6: string | undefined;
@@ -343,6 +346,12 @@ export class TransportLayer implements SipTransport {
     return [...this.#listeners.values()].map((e) => ({ ...e.info }));
   }
 
+  /** A number that changes each time a listener opens or closes, so that a caller can cache
+   * what it derives from {@linkcode TransportLayer.listeners} (e.g. a Contact). */
+  get listenerGeneration(): number {
+    return this.#listenerGeneration;
+  }
+
   /** The number of open stream connections (inbound and outbound). */
   get connectionCount(): number {
     return this.#flows.size;
@@ -429,6 +438,7 @@ export class TransportLayer implements SipTransport {
     }
     for (const entry of opened) {
       this.#listeners.set(entry.info.id, entry);
+      this.#listenerGeneration++;
       this.#log.info("Listening on {uri}", { uri: entry.info.uri });
     }
     return opened.map((e) => ({ ...e.info }));
@@ -441,6 +451,7 @@ export class TransportLayer implements SipTransport {
     const entry = this.#listeners.get(id);
     if (!entry) return;
     this.#listeners.delete(id);
+    this.#listenerGeneration++;
     for (const f of [...this.#flows.values()]) if (f.listenerId === id) f.close("listener closed");
     await this.#closeEntry(entry);
   }
@@ -1157,9 +1168,26 @@ export class TransportLayer implements SipTransport {
    *
    * @param response the response (its top Via is the one the request carried)
    * @param context the inbound request's transport, connection and addresses, if known
-   * @throws {TransportError} when it cannot be sent
+   * @returns settles once sent; rejects with {@linkcode TransportError} when it cannot be
    */
-  async sendResponse(response: SipResponse, context?: ResponseContext): Promise<void> {
+  sendResponse(response: SipResponse, context?: ResponseContext): Promise<void> {
+    if (context?.transport === "udp" && !this.#closed) {
+      // The common case, a request that came over UDP: the address is read from the top Via
+      // text (no Via parse) and the socket's send promise is returned as is.
+      try {
+        const to = quickUdpReplyAddress(firstViaText(response));
+        if (to !== undefined && parseIp(to.host)) {
+          const bytes = response.toBytes();
+          return this.#udpSocket(to.host, context.local).socket.send(bytes, to.host, to.port);
+        }
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#sendResponse(response, context);
+  }
+
+  async #sendResponse(response: SipResponse, context?: ResponseContext): Promise<void> {
     if (this.#closed) throw new TransportError("Transport layer is closed");
     if (context?.flowId !== undefined && isStream(context.transport)) {
       // Back over the request's open connection: the Via is not needed to route, so it is
@@ -1242,6 +1270,7 @@ export class TransportLayer implements SipTransport {
     for (const f of [...this.#flows.values()]) f.close("transport closed");
     const entries = [...this.#listeners.values()];
     this.#listeners.clear();
+    this.#listenerGeneration++;
     await Promise.all(entries.map((e) => this.#closeEntry(e)));
     await Promise.allSettled([...this.#connecting.values()]);
     for (const f of [...this.#flows.values()]) f.close("transport closed");

@@ -214,11 +214,15 @@ for (const transport of ["udp", "tcp"] as const) {
             call.reply("ringing");
             return NO_REPLY; // never answers: the caller cancels
           },
-          sipCancel() {
+          sipCancel(invite, cancel) {
+            // The INVITE (with its offer) is still given to the TU, although its server
+            // transaction released it with the 487.
+            seen = `${invite.method} ${invite.bodyText() === SDP_OFFER} ${cancel.method}`;
             cancelled = true;
           },
         },
       });
+      let seen = "";
       const uac = await stack({ name: "uac" });
       try {
         const abort = new AbortController();
@@ -231,6 +235,7 @@ for (const transport of ["udp", "tcp"] as const) {
         });
         assert.equal(r.status, 487);
         await waitFor(() => cancelled);
+        assert.equal(seen, "INVITE true CANCEL");
         await waitFor(() => uas.counts.dialogs === 0 && uac.counts.dialogs === 0);
       } finally {
         await closeAll(uac, uas);
@@ -516,6 +521,60 @@ Deno.test("sip stack: update opens and closes listeners without failing a call",
     await uas.update({ listen: ["sip:127.0.0.1:0;transport=tcp"] });
     assert.deepEqual(uas.transports.map((t) => t.transport), ["tcp"]);
     assert.equal((await uac.options(target(uas, "tcp"))).status, 200);
+  } finally {
+    await closeAll(uac, uas);
+  }
+});
+
+// RFC 3261 §11.2: the 200 to OPTIONS SHOULD carry Allow, Accept and Supported. The stack
+// builds those values once per capabilities change; an update must show in the next answer.
+Deno.test("sip stack: OPTIONS 200 carries Allow/Accept/Supported/Allow-Events, rebuilt after update", async () => {
+  const uas = await stack({ name: "uas", supported: ["path"], events: ["presence"] });
+  const uac = await stack({ name: "uac" });
+  try {
+    const first = (await uac.options(target(uas, "udp"))).response!;
+    assert.equal(first.headers("Allow").join(", "), uas.capabilities.allow.join(", "));
+    assert.equal(first.header("Supported"), "path");
+    assert.equal(first.header("Accept")?.startsWith("application/sdp"), true);
+    assert.equal(first.header("Allow-Events"), "presence");
+    await uas.update({
+      supported: ["path", "timer"],
+      allow: ["INVITE", "ACK", "OPTIONS"],
+      events: [],
+    });
+    const second = (await uac.options(target(uas, "udp"))).response!;
+    assert.equal(second.headers("Supported").join(", "), "path, timer");
+    assert.equal(second.headers("Allow").join(", "), "INVITE, ACK, OPTIONS");
+    assert.equal(second.header("Allow-Events"), undefined);
+    // The prebuilt values do not show as a property of the capabilities.
+    assert.deepEqual(Object.keys(uas.capabilities), ["allow", "supported", "accept", "events"]);
+  } finally {
+    await closeAll(uac, uas);
+  }
+});
+
+// RFC 3261 §12.1.1: the Contact of a dialog-creating response names where the UAS is
+// reached. The stack caches that Contact; a listener change must show in the next response.
+Deno.test("sip stack: the Contact of a 2xx to INVITE follows a listener change", async () => {
+  const uas = await stack({
+    name: "uas",
+    listen: ["sip:127.0.0.1:0;transport=udp"],
+    callbacks: { sipInvite: () => ({ answer: SDP_ANSWER }) },
+  });
+  const uac = await stack({ name: "uac" });
+  try {
+    const contactPort = async (): Promise<number> => {
+      const r = await uac.invite(target(uas, "udp"), { body: SDP_OFFER });
+      assert.equal(r.status, 200);
+      await r.dialog!.bye();
+      return r.response!.contacts[0]!.uri.port ?? 5060;
+    };
+    const before = uas.transports[0]!.port;
+    assert.equal(await contactPort(), before);
+    await uas.update({ listen: ["sip:127.0.0.1:0"] });
+    const after = uas.transports[0]!.port;
+    assert.notEqual(after, before);
+    assert.equal(await contactPort(), after);
   } finally {
     await closeAll(uac, uas);
   }

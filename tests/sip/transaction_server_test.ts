@@ -279,12 +279,38 @@ Deno.test("§17.2.2: a Completed non-INVITE transaction keeps only the response 
   assertClean(h);
 });
 
-Deno.test("§17.2.1: an INVITE server transaction keeps its request after the final response", () => {
+Deno.test("§17.2.1: a Completed INVITE server transaction releases its request and still resends the final response to retransmissions", () => {
   const h = harness();
   const { inv, tx } = inviteTx(h);
-  h.layer.reply(tx, 486);
-  assert.equal(tx.requestReleased, false);
+  h.layer.reply(tx, 180);
+  assert.equal(tx.requestReleased, false, "a provisional response keeps it");
   assert.equal(tx.request, inv);
+  h.layer.reply(tx, 486);
+  assert.equal(tx.requestReleased, true);
+  assert.equal(tx.method, "INVITE");
+  assert.throws(() => tx.request, TransactionStateError);
+  // "any retransmissions of the INVITE ... the most recent provisional response MUST be
+  // passed to the transport layer" becomes the final response once Completed.
+  h.layer.receive(inv, "peer");
+  assert.deepEqual(statuses(h.sent), [180, 486, 486]);
+  assert.equal(h.requests.length, 1, "the retransmission is absorbed, not passed up");
+  assert.throws(() => h.layer.reply(tx, 500), TransactionStateError);
+  tx.terminate();
+  assertClean(h);
+});
+
+Deno.test("RFC 6026 §8.7: an Accepted INVITE server transaction releases its request; retransmissions are absorbed and the TU may resend the 2xx", () => {
+  const h = harness();
+  const { inv, tx } = inviteTx(h);
+  const ok = createResponse(inv, 200, "OK");
+  tx.respond(ok);
+  assert.equal(tx.state, "accepted");
+  assert.equal(tx.requestReleased, true);
+  assert.throws(() => tx.request, TransactionStateError);
+  h.layer.receive(inv, "peer");
+  assert.deepEqual(statuses(h.sent), [200], "absorbed in Accepted");
+  tx.respond(ok); // §8.6: 2xx retransmissions from the TU go through the transaction
+  assert.deepEqual(statuses(h.sent), [200, 200]);
   tx.terminate();
   assertClean(h);
 });
