@@ -225,6 +225,7 @@ export {
   NonInviteServerTransaction,
   ServerTransaction,
 } from "./sip/transaction_server.ts";
+export { TransactionTimers } from "./sip/transaction_timers.ts";
 export type {
   InviteServerState,
   NonInviteServerState,

@@ -49,6 +49,7 @@
 
 import type { Clock, SipTimers, TimerId } from "./clock.ts";
 import type { SipRequest, SipResponse } from "./types.ts";
+import { TransactionTimers } from "./transaction_timers.ts";
 
 /** Which timer expired when a client transaction reports a timeout. */
 export type ClientTimeout = "B" | "F" | "C" | "cancel";
@@ -159,7 +160,7 @@ export class TransactionStateError extends Error {
 }
 
 /** The common part of INVITE and non-INVITE client transactions. */
-export abstract class ClientTransaction<Ctx = unknown> {
+export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers {
   /** The transaction key in the layer's table (branch and method, §17.1.3). */
   readonly key: string;
   /** The request that created the transaction, as sent. */
@@ -174,10 +175,6 @@ export abstract class ClientTransaction<Ctx = unknown> {
   owner: unknown = undefined;
   /** The owner (transaction layer). */
   protected readonly host: ClientTransactionHost<Ctx>;
-  /** The retransmission timer slot (A, E, G, or the 100 Trying delay). */
-  protected retransmitTimer: TimerId | undefined = undefined;
-  /** The timeout timer slot (B, D, F, H, I, J, K, L, M, or the CANCEL guard). */
-  protected timeoutTimer: TimerId | undefined = undefined;
   /** The current retransmission interval in ms. */
   protected interval: number = 0;
 
@@ -193,6 +190,7 @@ export abstract class ClientTransaction<Ctx = unknown> {
     request: SipRequest,
     options: ClientTransactionOptions<Ctx>,
   ) {
+    super();
     this.host = host;
     this.key = key;
     this.request = request;
@@ -209,10 +207,9 @@ export abstract class ClientTransaction<Ctx = unknown> {
   /** Feed a response matched to this transaction (§17.1.3). */
   abstract receiveResponse(res: SipResponse): void;
 
-  /** Number of running timers (for leak checks). */
-  get activeTimers(): number {
-    return (this.retransmitTimer === undefined ? 0 : 1) +
-      (this.timeoutTimer === undefined ? 0 : 1);
+  /** The layer's clock, which the timer slots run on. */
+  protected override get timerClock(): Clock {
+    return this.host.clock;
   }
 
   /** Report that the transport failed for this transaction (e.g. an async connect error);
@@ -233,32 +230,6 @@ export abstract class ClientTransaction<Ctx = unknown> {
 
   /** Enter the Terminated state (subclass state field). */
   protected abstract setTerminated(): void;
-
-  /** Stop both timer slots. */
-  protected clearTimers(): void {
-    if (this.retransmitTimer !== undefined) {
-      this.host.clock.clearTimeout(this.retransmitTimer);
-      this.retransmitTimer = undefined;
-    }
-    if (this.timeoutTimer !== undefined) {
-      this.host.clock.clearTimeout(this.timeoutTimer);
-      this.timeoutTimer = undefined;
-    }
-  }
-
-  /** Stop the retransmission timer slot. */
-  protected clearRetransmit(): void {
-    if (this.retransmitTimer !== undefined) {
-      this.host.clock.clearTimeout(this.retransmitTimer);
-      this.retransmitTimer = undefined;
-    }
-  }
-
-  /** (Re)start the timeout timer slot. */
-  protected setTimeoutTimer(fn: () => void, ms: number): void {
-    if (this.timeoutTimer !== undefined) this.host.clock.clearTimeout(this.timeoutTimer);
-    this.timeoutTimer = this.host.clock.setTimeout(fn, ms);
-  }
 
   /** Send through the host; returns false (and terminates) on a transport error. */
   protected transmit(msg: SipRequest): boolean {

@@ -42,8 +42,9 @@
  * @module
  */
 
-import type { Clock, SipTimers, TimerId } from "./clock.ts";
+import type { Clock, SipTimers } from "./clock.ts";
 import { TransactionStateError } from "./transaction_client.ts";
+import { TransactionTimers } from "./transaction_timers.ts";
 import type { SipRequest, SipResponse } from "./types.ts";
 
 /** What a server transaction needs from its owner (the transaction layer). */
@@ -87,7 +88,7 @@ export interface ServerTransactionOptions<Ctx> {
 }
 
 /** The common part of INVITE and non-INVITE server transactions. */
-export abstract class ServerTransaction<Ctx = unknown> {
+export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers {
   /** The transaction key in the layer's table (§17.2.3). */
   readonly key: string;
   /** The method of the request that created the transaction. */
@@ -108,10 +109,6 @@ export abstract class ServerTransaction<Ctx = unknown> {
   cancelled = false;
   /** The owner (transaction layer). */
   protected readonly host: ServerTransactionHost<Ctx>;
-  /** The retransmission timer slot (A, E, G, or the 100 Trying delay). */
-  protected retransmitTimer: TimerId | undefined = undefined;
-  /** The timeout timer slot (B, D, F, H, I, J, K, L, M, or the CANCEL guard). */
-  protected timeoutTimer: TimerId | undefined = undefined;
 
   /** Create the transaction.
    * @param host the owner (transaction layer)
@@ -125,6 +122,7 @@ export abstract class ServerTransaction<Ctx = unknown> {
     request: SipRequest,
     options: ServerTransactionOptions<Ctx>,
   ) {
+    super();
     this.host = host;
     this.key = key;
     this.#request = request;
@@ -177,10 +175,9 @@ export abstract class ServerTransaction<Ctx = unknown> {
     return this.lastResponse !== undefined && this.lastResponse.status >= 200;
   }
 
-  /** Number of running timers (for leak checks). */
-  get activeTimers(): number {
-    return (this.retransmitTimer === undefined ? 0 : 1) +
-      (this.timeoutTimer === undefined ? 0 : 1);
+  /** The layer's clock, which the timer slots run on. */
+  protected override get timerClock(): Clock {
+    return this.host.clock;
   }
 
   /** Report that the transport failed for this transaction; the TU is told and the
@@ -201,18 +198,6 @@ export abstract class ServerTransaction<Ctx = unknown> {
 
   /** Enter the Terminated state (subclass state field). */
   protected abstract setTerminated(): void;
-
-  /** Stop both timer slots. */
-  protected clearTimers(): void {
-    if (this.retransmitTimer !== undefined) {
-      this.host.clock.clearTimeout(this.retransmitTimer);
-      this.retransmitTimer = undefined;
-    }
-    if (this.timeoutTimer !== undefined) {
-      this.host.clock.clearTimeout(this.timeoutTimer);
-      this.timeoutTimer = undefined;
-    }
-  }
 
   /** Send through the host; returns false (and terminates) on a transport error. */
   protected transmit(msg: SipResponse): boolean {
