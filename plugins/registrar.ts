@@ -192,7 +192,7 @@ export interface RegistrarConfig {
   minExpires: number;
   /** Longest expiry in seconds; longer ones are shortened to it (default 86400). */
   maxExpires: number;
-  /** Domains this registrar serves (Request-URI host); empty: any (default). Others get
+  /** Domains this registrar serves (Request-URI host); empty (default): every domain. Others get
    * 404 (§10.3 step 1 and 5). */
   domains: string[];
   /** Interval of the expiry sweep in ms on the service clock; 0 disables it (default

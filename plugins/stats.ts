@@ -9,7 +9,7 @@
  *
  * | key | default | meaning |
  * |---|---|---|
- * | `port` | none | serve the metrics over HTTP on this port (0: any free port) |
+ * | `port` | none | serve the metrics over HTTP on this port (0: a free port) |
  * | `host` | `127.0.0.1` | HTTP listen address |
  * | `path` | `/metrics` | HTTP path |
  * | `buckets` | 0.005 … 10 | histogram bucket bounds in seconds |

@@ -986,7 +986,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
   }
 
   /**
-   * Change options live: any option of the config (timers, listeners, limits, plugins and
+   * Change options live: every option of the config (timers, listeners, limits, plugins and
    * their config, callbacks, restart intensity...). Maps merge key by key; lists replace.
    * Plugins removed are terminated and stopped, plugins added are started and initialised,
    * plugins kept get their `update` hook; the chains are recomposed. Updates are serialized.

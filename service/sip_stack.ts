@@ -112,7 +112,7 @@ export interface UacCredentials {
   username: string;
   /** The password. */
   password: string;
-  /** Only answer challenges of this realm (default: any). */
+  /** Only answer challenges of this realm (default: every realm). */
   realm?: string;
 }
 

@@ -892,7 +892,7 @@ export interface AnswerOptions {
   sessionName?: string;
   /** Add `a=ptime` to accepted audio streams. */
   ptime?: number;
-  /** Media types to accept (default: any with a common format). */
+  /** Media types to accept (default: every type with a common format). */
   mediaTypes?: readonly string[];
 }
 

@@ -38,7 +38,7 @@ export interface UasCheckOptions {
   accept?: readonly string[];
   /** Content codings accepted; default identity. */
   acceptEncoding?: readonly string[];
-  /** Content languages accepted; omitted: any. */
+  /** Content languages accepted; omitted, every language is. */
   acceptLanguage?: readonly string[];
   /** The transaction layer found the request merged (§8.2.2.2). */
   merged?: boolean;
