@@ -1190,6 +1190,7 @@ class Stack implements SipStack {
       // §8.2 checks.
       const rejection = checkUasRequest(req, {
         allow: this.#acceptedMethods,
+        advertise: this.#capabilities.allow,
         supported: this.#capabilities.supported,
         accept: this.#capabilities.accept,
         merged,

@@ -30,6 +30,10 @@ export interface UasCheckOptions {
   /** Methods the UAS implements (405 for other known ones); default
    * INVITE, ACK, CANCEL, BYE, OPTIONS. */
   allow?: readonly string[];
+  /** Methods listed in the Allow header of a 405 or 501 (default: `allow`). A UAS may accept
+   * a method for its own handling (e.g. to answer REGISTER 405 itself) without advertising it:
+   * the Allow header must match what OPTIONS says (RFC 3261 §20.5). */
+  advertise?: readonly string[];
   /** Option tags the UAS supports (Require checks); default none. */
   supported?: readonly string[];
   /** Request-URI schemes the UAS understands; default sip, sips, tel. */
@@ -131,7 +135,10 @@ export function checkUasRequest(
   // §8.2.1 Method inspection.
   const allow = options.allow ?? DEFAULT_ALLOW;
   if (!allow.includes(method)) {
-    const allowHeader: Array<[string, string]> = [["Allow", allow.join(", ")]];
+    const allowHeader: Array<[string, string]> = [[
+      "Allow",
+      (options.advertise ?? allow).join(", "),
+    ]];
     if (!KNOWN_METHODS.has(method)) return reject(501, "Not Implemented", allowHeader);
     return reject(405, "Method Not Allowed", allowHeader);
   }

@@ -17,6 +17,15 @@ Deno.test("§21.5.2: an unknown method gets 501 Not Implemented (with Allow)", (
   assert.equal(r?.headers[0]?.[0], "Allow");
 });
 
+Deno.test("§20.5: the Allow of a 501 lists the advertised methods, not every accepted one", () => {
+  const opts = { allow: ["INVITE", "ACK", "BYE", "REGISTER"], advertise: ["INVITE", "ACK", "BYE"] };
+  const r = checkUasRequest(request({ method: "FOOBAR" }), opts);
+  assert.equal(r?.status, 501);
+  assert.deepEqual(r?.headers, [["Allow", "INVITE, ACK, BYE"]]);
+  // An accepted but not advertised method passes on (the TU answers it itself).
+  assert.equal(checkUasRequest(request({ method: "REGISTER" }), opts), undefined);
+});
+
 Deno.test("§8.2.2.1: a Request-URI scheme the UAS does not support gets 416", () => {
   const r = checkUasRequest(request({ uri: "mailto:bob@example.com" }));
   assert.equal(r?.status, 416);
