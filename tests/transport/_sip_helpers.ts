@@ -7,6 +7,8 @@
 
 import { parseMessage } from "../../sip/parser.ts";
 import type { SipRequest, SipResponse } from "../../sip/types.ts";
+import type { TransportLayer } from "../../transport/transport_layer.ts";
+import type { InboundMessage } from "../../transport/types.ts";
 
 let counter = 0;
 
@@ -71,4 +73,76 @@ export async function waitFor<T>(
 /** Text of bytes. */
 export function text(b: Uint8Array): string {
   return new TextDecoder().decode(b);
+}
+
+/** A server that answers every request with 200 and records what it got. */
+export function autoAnswer(t: TransportLayer, got: InboundMessage[] = []): InboundMessage[] {
+  t.onMessage((m) => {
+    got.push(m);
+    if (m.message.kind === "request") {
+      t.sendResponse(makeResponse(m.message, 200), m).catch(() => {});
+    }
+  });
+  return got;
+}
+
+/** Record everything that arrives. */
+export function collect(t: TransportLayer): InboundMessage[] {
+  const got: InboundMessage[] = [];
+  t.onMessage((m) => got.push(m));
+  return got;
+}
+
+/** The response with this Call-ID among what arrived. */
+export function responseFor(got: InboundMessage[], callId: string): InboundMessage | undefined {
+  return got.find((m) => m.message.kind === "response" && m.message.callId === callId);
+}
+
+/** Read from a connection until `pred` holds on what was read, the peer closes, or `ms` pass. */
+export async function readUntil(
+  conn: Deno.Conn,
+  pred: (s: string) => boolean,
+  ms = 3000,
+): Promise<string> {
+  let acc = "";
+  const buf = new Uint8Array(65536);
+  const deadline = Date.now() + ms;
+  while (!pred(acc)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`Timed out reading; got ${JSON.stringify(acc.slice(0, 200))}`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buf),
+      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
+    ]);
+    clearTimeout(timer);
+    if (n === "timeout") continue;
+    if (n === null) break;
+    acc += text(buf.subarray(0, n));
+  }
+  return acc;
+}
+
+/** True when the peer closes (or resets) the connection within `ms`; data read meanwhile is
+ * ignored. */
+export async function closedByPeer(conn: Deno.Conn, ms: number): Promise<boolean> {
+  const buf = new Uint8Array(65536);
+  const deadline = Date.now() + ms;
+  try {
+    while (Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const n = await Promise.race([
+        conn.read(buf),
+        new Promise<"timeout">((r) =>
+          timer = setTimeout(() => r("timeout"), Math.max(0, deadline - Date.now()))
+        ),
+      ]);
+      clearTimeout(timer);
+      if (n === null) return true;
+      if (n === "timeout") return false;
+    }
+  } catch {
+    return true; // reset
+  }
+  return false;
 }

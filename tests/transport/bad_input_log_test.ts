@@ -1,20 +1,7 @@
 // Issue 3, bad input: "garbage on a stream closes that connection only and is logged once".
 import { assert, configureLogs, type LogRecord, resetLogs } from "../test_deps.ts";
 import { TransportLayer } from "../../transport/transport_layer.ts";
-import { makeRequest, waitFor } from "./_sip_helpers.ts";
-
-async function readAll(conn: Deno.Conn, ms: number): Promise<"closed" | "open"> {
-  const buf = new Uint8Array(4096);
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const n = await Promise.race([
-      conn.read(buf),
-      new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 50)),
-    ]);
-    if (n === null) return "closed";
-  }
-  return "open";
-}
+import { closedByPeer, makeRequest, waitFor } from "./_sip_helpers.ts";
 
 Deno.test("garbage on a TCP connection closes that connection only, logged once at info", async () => {
   const records: LogRecord[] = [];
@@ -42,7 +29,7 @@ Deno.test("garbage on a TCP connection closes that connection only, logged once 
       // §18.3 needs a valid Content-Length on streams), then more garbage on the same socket.
       await bad.write(enc.encode("OPTIONS sip:x SIP/2.0\r\nContent-Length: lots\r\n\r\n"));
       await bad.write(enc.encode("\x00\x01 more garbage\r\n\r\n")).catch(() => 0);
-      assert.equal(await readAll(bad, 3000), "closed");
+      assert.ok(await closedByPeer(bad, 3000), "the bad connection was not closed");
       // The other connection still serves.
       await good.write(
         makeRequest("OPTIONS", "sip:x@127.0.0.1", { callId: "still-ok" }).toBytes(),

@@ -4,32 +4,20 @@ import { TransportError } from "../../transport/errors.ts";
 import { parseStunXorMappedAddress } from "../../transport/stun.ts";
 import type { InboundMessage } from "../../transport/types.ts";
 import { parseMessage } from "../../sip/parser.ts";
-import { makeRequest, makeResponse, text, waitFor } from "./_sip_helpers.ts";
+import {
+  autoAnswer,
+  closedByPeer,
+  collect,
+  makeRequest,
+  makeResponse,
+  readUntil,
+  responseFor,
+  text,
+  waitFor,
+} from "./_sip_helpers.ts";
 import { makeTestCerts } from "./_certs.ts";
 
 const enc = new TextEncoder();
-
-/** A server that answers every request with 200 and records what it got. */
-function autoAnswer(t: TransportLayer, got: InboundMessage[] = []): InboundMessage[] {
-  t.onMessage((m) => {
-    got.push(m);
-    if (m.message.kind === "request") {
-      t.sendResponse(makeResponse(m.message, 200), m).catch(() => {});
-    }
-  });
-  return got;
-}
-
-/** Collect responses by Call-ID. */
-function collect(t: TransportLayer): InboundMessage[] {
-  const got: InboundMessage[] = [];
-  t.onMessage((m) => got.push(m));
-  return got;
-}
-
-function responseFor(got: InboundMessage[], callId: string): InboundMessage | undefined {
-  return got.find((m) => m.message.kind === "response" && m.message.callId === callId);
-}
 
 /** A raw UDP socket for crafting bytes by hand. */
 async function rawUdp(host: string) {
@@ -52,54 +40,6 @@ async function rawUdp(host: string) {
       ),
     close: () => new Promise<void>((r) => sock.close(() => r())),
   };
-}
-
-/** Read from a raw TCP connection until `pred` holds on what was read, or EOF/timeout. */
-async function readUntil(
-  conn: Deno.Conn,
-  pred: (s: string) => boolean,
-  ms = 3000,
-): Promise<string> {
-  let acc = "";
-  const buf = new Uint8Array(65536);
-  const deadline = Date.now() + ms;
-  while (!pred(acc)) {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`Timed out reading; got ${JSON.stringify(acc)}`);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const n = await Promise.race([
-      conn.read(buf),
-      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
-    ]);
-    clearTimeout(timer);
-    if (n === "timeout") continue;
-    if (n === null) break;
-    acc += text(buf.subarray(0, n));
-  }
-  return acc;
-}
-
-/** Resolves true when the peer closes the connection within `ms`. */
-async function closedByPeer(conn: Deno.Conn, ms: number): Promise<boolean> {
-  const buf = new Uint8Array(4096);
-  const deadline = Date.now() + ms;
-  try {
-    while (Date.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        conn.read(buf),
-        new Promise<"timeout">((r) =>
-          timer = setTimeout(() => r("timeout"), deadline - Date.now())
-        ),
-      ]);
-      clearTimeout(timer);
-      if (n === null) return true;
-      if (n === "timeout") return false;
-    }
-  } catch {
-    return true; // reset
-  }
-  return false;
 }
 
 const rawOptions = (branch: string, via: string, callId = `raw-${branch}`) =>

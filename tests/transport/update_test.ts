@@ -3,33 +3,19 @@
 import { assert } from "../test_deps.ts";
 import { TransportLayer } from "../../transport/transport_layer.ts";
 import { TransportError } from "../../transport/errors.ts";
-import type { InboundMessage } from "../../transport/types.ts";
-import { makeRequest, makeResponse, text, waitFor } from "./_sip_helpers.ts";
+import {
+  autoAnswer,
+  closedByPeer,
+  collect,
+  makeRequest,
+  readUntil,
+  responseFor,
+  text,
+  waitFor,
+} from "./_sip_helpers.ts";
 import { makeTestCerts } from "./_certs.ts";
 
 const enc = new TextEncoder();
-
-/** Answer every request with 200; record what arrived. */
-function autoAnswer(t: TransportLayer): InboundMessage[] {
-  const got: InboundMessage[] = [];
-  t.onMessage((m) => {
-    got.push(m);
-    if (m.message.kind === "request") {
-      t.sendResponse(makeResponse(m.message, 200), m).catch(() => {});
-    }
-  });
-  return got;
-}
-
-function collect(t: TransportLayer): InboundMessage[] {
-  const got: InboundMessage[] = [];
-  t.onMessage((m) => got.push(m));
-  return got;
-}
-
-function responseFor(got: InboundMessage[], callId: string): InboundMessage | undefined {
-  return got.find((m) => m.message.kind === "response" && m.message.callId === callId);
-}
 
 /** An OPTIONS of about `size` bytes (padded with an extension header), as raw text. */
 function rawOptions(callId: string, size: number, via = "SIP/2.0/TCP 127.0.0.1:9"): string {
@@ -39,50 +25,6 @@ function rawOptions(callId: string, size: number, via = "SIP/2.0/TCP 127.0.0.1:9
   const end = "Content-Length: 0\r\n\r\n";
   const pad = Math.max(0, size - base.length - end.length - "X-Pad: \r\n".length);
   return `${base}X-Pad: ${"p".repeat(pad)}\r\n${end}`;
-}
-
-/** Read from a raw connection until `pred` holds, EOF, or `ms` pass. */
-async function readUntil(conn: Deno.Conn, pred: (s: string) => boolean, ms = 3000) {
-  let acc = "";
-  const buf = new Uint8Array(65536);
-  const deadline = Date.now() + ms;
-  while (!pred(acc)) {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`Timed out reading; got ${JSON.stringify(acc.slice(0, 200))}`);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const n = await Promise.race([
-      conn.read(buf),
-      new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
-    ]);
-    clearTimeout(timer);
-    if (n === "timeout") continue;
-    if (n === null) break;
-    acc += text(buf.subarray(0, n));
-  }
-  return acc;
-}
-
-/** True when the peer closes the connection within `ms` (data read meanwhile is ignored). */
-async function closedByPeer(conn: Deno.Conn, ms: number): Promise<boolean> {
-  const buf = new Uint8Array(65536);
-  const deadline = Date.now() + ms;
-  try {
-    while (Date.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        conn.read(buf),
-        new Promise<"timeout">((r) =>
-          timer = setTimeout(() => r("timeout"), Math.max(0, deadline - Date.now()))
-        ),
-      ]);
-      clearTimeout(timer);
-      if (n === null) return true;
-      if (n === "timeout") return false;
-    }
-  } catch {
-    return true; // reset
-  }
-  return false;
 }
 
 /** Send a raw request on a connection and read its 200. */
