@@ -64,7 +64,7 @@ if (backend === "deno") {
     port,
   });
   ready(conn.addr.port);
-  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+  for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => Deno.exit(0));
   for (;;) {
     const [msg, from] = await conn.receive();
     const r = answer(msg, conn.addr.port);
@@ -80,8 +80,10 @@ if (backend === "deno") {
     if (r !== undefined) sock.send(r, rinfo.port, rinfo.address);
   });
   sock.bind(port, "127.0.0.1", () => ready(sock.address().port));
-  Deno.addSignalListener("SIGTERM", () => {
-    sock.close();
-    Deno.exit(0);
-  });
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(sig, () => {
+      sock.close();
+      Deno.exit(0);
+    });
+  }
 }

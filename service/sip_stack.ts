@@ -379,6 +379,9 @@ export interface SipStack extends SipUac, SipStackCore, AsyncDisposable {
   readonly name: string;
   /** The open listeners with their real ports. */
   readonly transports: readonly ListenerInfo[];
+  /** Requests answered statelessly so far: out-of-dialog OPTIONS that only the default
+   * callbacks would see (RFC 3261 §8.2.7; see `docs/sip_api.md`). */
+  readonly statelessReplies: number;
   /** The transport in use. */
   readonly transport: SipTransport;
   /** The effective callbacks. */
@@ -675,6 +678,10 @@ class Stack implements SipStack {
   #closed = false;
   #uacPending = 0;
   #inflightServer = 0;
+  #statelessReplies = 0;
+  /** Seeds of the stateless To tags, from the stack's random secret. */
+  #tagSeedA = 0x811c9dc5;
+  #tagSeedB = 0x050c5d1f;
 
   constructor(options: SipStackOptions, transport: SipTransport) {
     this.name = options.name ?? "sipkit";
@@ -702,6 +709,9 @@ class Stack implements SipStack {
     this.#maxTransactions = options.limits?.maxTransactions ?? 10_000;
     this.#fromUser = options.fromUser ?? "sipkit";
     this.#nonceSecret = options.nonceSecret ?? crypto.randomUUID();
+    const seeds = crypto.getRandomValues(new Uint32Array(2));
+    this.#tagSeedA ^= seeds[0]!;
+    this.#tagSeedB ^= seeds[1]!;
     const tlOptions: ConstructorParameters<typeof TransactionLayer<Ctx>>[0] = {
       clock: this.#clock,
       timers: { ...DEFAULT_SIP_TIMERS, ...options.timers },
@@ -760,6 +770,9 @@ class Stack implements SipStack {
   }
   get capabilities(): Capabilities {
     return this.#capabilities;
+  }
+  get statelessReplies(): number {
+    return this.#statelessReplies;
   }
   get counts(): SipStackCounts {
     let timers = this.#tl.timerCount + this.#dialogs.timerCount + this.#timers.size;
@@ -1089,6 +1102,11 @@ class Stack implements SipStack {
       }
     }
     if (this.#closed) return;
+    const msg = m.message;
+    if (
+      msg.kind === "request" && msg.method === "OPTIONS" && !this.#closing &&
+      this.#statelessOptions() && this.#answerOptionsStateless(msg, m)
+    ) return;
     // The transaction keeps only the reply route, not the parsed message (64*T1 window).
     const route = {
       transport: m.transport,
@@ -1098,6 +1116,75 @@ class Stack implements SipStack {
       receivedAt: m.receivedAt,
     } as unknown as InboundMessage;
     this.#tl.receive(m.message, { kind: "in", inbound: route }, m.transport !== "udp");
+  }
+
+  /** True when an out-of-dialog OPTIONS can only end in the default 200: no `sipOptions`,
+   * `sipAuthorize` or `sipRoute` of a user or plugin. */
+  #statelessOptions(): boolean {
+    const cb = this.#callbacks;
+    return cb.sipOptions === DEFAULTS.sipOptions && cb.sipAuthorize === DEFAULTS.sipAuthorize &&
+      cb.sipRoute === DEFAULTS.sipRoute;
+  }
+
+  /** Answer an out-of-dialog OPTIONS without a transaction, as a stateless UAS (RFC 3261
+   * §8.2.7), when nothing but the default callbacks would see it: the same 200 (Allow,
+   * Accept, Supported) the stateful path sends, with a To tag derived from the request so a
+   * retransmission gets the identical response. Kamailio's `sl` module answers keep-alive
+   * OPTIONS this way; it saves the transaction, its 64*T1 Timer J and the per-Call-ID queue.
+   * Anything the checks would reject (validation, §8.2 checks, credentials, a To tag) goes
+   * the stateful way; returns false then. */
+  #answerOptionsStateless(req: SipRequest, m: InboundMessage): boolean {
+    if (req.to.tag !== undefined) return false;
+    // At a cap the stateful path answers 503: a proxy's OPTIONS ping must see the overload.
+    if (
+      this.#inflightServer + this.#uacPending >= this.#maxTransactions ||
+      this.#calls.size >= this.#maxCalls
+    ) return false;
+    if (req.hasHeader("Authorization") || req.hasHeader("Proxy-Authorization")) return false;
+    if (validateMessage(req) !== undefined) return false;
+    if (
+      checkUasRequest(req, {
+        allow: this.#acceptedMethods,
+        advertise: this.#capabilities.allow,
+        supported: this.#capabilities.supported,
+        accept: this.#capabilities.accept,
+        merged: false,
+      }) !== undefined
+    ) return false;
+    const res = createResponse(req, 200, "OK", { toTag: this.#statelessTag(req) });
+    const caps = this.#capabilities;
+    const headers = caps[CAPABILITY_HEADERS] ?? capabilityHeaders(caps);
+    for (const name in headers) res.setHeader(name, headers[name]!);
+    this.#statelessReplies++;
+    const sent = this.transport.sendResponse(res, m);
+    const hooks = this.#hooks;
+    if (hooks !== undefined && hooks.active) {
+      sent.then(() => this.#hookOutInbound(res, m), (error) => this.#statelessSendFailed(error));
+    } else {
+      sent.catch((error) => this.#statelessSendFailed(error));
+    }
+    return true;
+  }
+
+  #statelessSendFailed(error: unknown): void {
+    this.#log.debug("Stateless OPTIONS reply not sent: {error}", { error: errorText(error) });
+  }
+
+  /** A To tag that is the same for every copy of a request (RFC 3261 §8.2.7: a stateless
+   * UAS MUST generate tags the same way for the same request): two 32-bit FNV-1a hashes of
+   * Call-ID, From tag, CSeq and top Via branch, keyed with this stack's secret. */
+  #statelessTag(req: SipRequest): string {
+    const key = `${req.callId}\n${req.from.tag ?? ""}\n${req.cseq.seq}\n${
+      req.vias[0]?.branch ?? ""
+    }`;
+    let a = this.#tagSeedA;
+    let b = this.#tagSeedB;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x01000193);
+    }
+    return "s" + (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
   }
 
   #onRequest(
