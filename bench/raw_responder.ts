@@ -1,9 +1,9 @@
 /**
  * The runtime floor for the load harness: a UDP responder that answers SIP requests by
  * copying the Via, From, To, Call-ID and CSeq lines into a fixed response, with no SIP
- * parsing, no transactions and no dialogs. OPTIONS, INVITE, BYE (anything but ACK) get 200;
- * ACK is ignored. It uses `node:dgram`, the UDP back end sipkit's transport uses, so the
- * difference to sipkit is the cost of sipkit itself.
+ * parsing, no transactions and no dialogs. OPTIONS and BYE (anything but INVITE and ACK) get
+ * 200; INVITE gets 180 then 200 with SDP; ACK is ignored. It uses `node:dgram`, the UDP back
+ * end sipkit's transport uses, so the difference to sipkit is the cost of sipkit itself.
  *
  * Usage: deno run -A [--unstable-net] bench/raw_responder.ts <port> [dgram|deno]
  * (prints `ready udp 127.0.0.1 <port>`; `deno` uses Deno.listenDatagram, needs --unstable-net)
@@ -20,27 +20,36 @@ const SDP = "v=0\r\no=raw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt
 const latin1 = new TextDecoder("latin1");
 const enc = new TextEncoder();
 
-/** The response to `msg`, or undefined for ACK and responses. */
-function answer(msg: Uint8Array, localPort: number): string | undefined {
+/** The responses to `msg` (none for ACK and responses): an INVITE gets 180 then 200, as the
+ * UASs the harness compares (examples/uas.ts, bench/kirm_uas.mjs) send. */
+function answer(msg: Uint8Array, localPort: number): string[] {
   const text = latin1.decode(msg);
-  if (text.startsWith("ACK ") || text.startsWith("SIP/2.0")) return undefined;
+  if (text.startsWith("ACK ") || text.startsWith("SIP/2.0")) return [];
   const end = text.indexOf("\r\n\r\n");
   const lines = text.slice(0, end < 0 ? text.length : end).split("\r\n");
-  const out = ["SIP/2.0 200 OK"];
+  const copied: string[] = [];
   for (let i = 1; i < lines.length; i++) {
     const l = lines[i]!;
     if (!COPY.test(l)) continue;
     // a To without a tag gets one
-    out.push(TO.test(l) && !l.includes(";tag=") ? l + TAG : l);
+    copied.push(TO.test(l) && !l.includes(";tag=") ? l + TAG : l);
   }
   if (text.startsWith("INVITE ")) {
-    out.push(`Contact: <sip:raw@127.0.0.1:${localPort}>`);
-    out.push("Content-Type: application/sdp");
-    out.push(`Content-Length: ${SDP.length}`, "", SDP);
-  } else {
-    out.push("Content-Length: 0", "", "");
+    const contact = `Contact: <sip:raw@127.0.0.1:${localPort}>`;
+    return [
+      ["SIP/2.0 180 Ringing", ...copied, contact, "Content-Length: 0", "", ""].join("\r\n"),
+      [
+        "SIP/2.0 200 OK",
+        ...copied,
+        contact,
+        "Content-Type: application/sdp",
+        `Content-Length: ${SDP.length}`,
+        "",
+        SDP,
+      ].join("\r\n"),
+    ];
   }
-  return out.join("\r\n");
+  return [["SIP/2.0 200 OK", ...copied, "Content-Length: 0", "", ""].join("\r\n")];
 }
 
 function ready(p: number): void {
@@ -67,17 +76,20 @@ if (backend === "deno") {
   for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => Deno.exit(0));
   for (;;) {
     const [msg, from] = await conn.receive();
-    const r = answer(msg, conn.addr.port);
-    if (r !== undefined) {
-      conn.send(enc.encode(r), { transport: "udp", hostname: from.hostname, port: from.port })
-        .catch(() => {});
+    for (const r of answer(msg, conn.addr.port)) {
+      await conn.send(enc.encode(r), { transport: "udp", hostname: from.hostname, port: from.port })
+        .catch(() => 0);
     }
   }
 } else {
   const sock = dgram.createSocket("udp4");
   sock.on("message", (msg: Uint8Array, rinfo: { address: string; port: number }) => {
-    const r = answer(msg, port);
-    if (r !== undefined) sock.send(r, rinfo.port, rinfo.address);
+    // Deno's node:dgram may reorder concurrent sends: the 200 leaves once the 180 is sent.
+    const rs = answer(msg, port);
+    const next = (i: number): void => {
+      if (i < rs.length) sock.send(rs[i]!, rinfo.port, rinfo.address, () => next(i + 1));
+    };
+    next(0);
   });
   sock.bind(port, "127.0.0.1", () => ready(sock.address().port));
   for (const sig of ["SIGTERM", "SIGINT"] as const) {

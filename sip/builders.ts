@@ -297,6 +297,9 @@ export interface CreateResponseOptions {
   /** The To tag to add when the request's To has none (reuse it for every response of a
    * dialog-creating transaction); generated when absent. */
   toTag?: string;
+  /** Header fields appended after the copied ones, as given (immutable field objects, e.g.
+   * made once with `makeHeaderField` and reused for every response). */
+  fields?: readonly HeaderField[];
 }
 
 /** The response fields of {@linkcode createResponse} for a parsed or built request: its own
@@ -415,6 +418,8 @@ export function createResponse(
   const fields = request instanceof SipRequestMessage
     ? copyResponseFields(request, status, options?.toTag)
     : buildResponseFields(request, status, options?.toTag);
+  const extra = options?.fields;
+  if (extra !== undefined) { for (let i = 0; i < extra.length; i++) fields.push(extra[i]!); }
   return new SipResponseMessage({
     status,
     reason: reason ?? defaultReason(status),

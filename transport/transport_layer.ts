@@ -1176,7 +1176,8 @@ export class TransportLayer implements SipTransport {
       // text (no Via parse) and the socket's send promise is returned as is.
       try {
         const to = quickUdpReplyAddress(firstViaText(response));
-        if (to !== undefined && parseIp(to.host)) {
+        // The usual reply address is the request's source, an IP already (no re-check).
+        if (to !== undefined && (to.host === context.remote?.host || parseIp(to.host))) {
           const bytes = response.toBytes();
           return this.#udpSocket(to.host, context.local).socket.send(bytes, to.host, to.port);
         }

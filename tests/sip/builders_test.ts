@@ -7,6 +7,7 @@ import {
   generateCallId,
   generateTag,
 } from "../../sip/builders.ts";
+import { makeHeaderField } from "../../sip/message.ts";
 import { parseMessage } from "../../sip/parser.ts";
 import { validateMessage } from "../../sip/validate.ts";
 import type { SipRequest } from "../../sip/types.ts";
@@ -130,6 +131,22 @@ Deno.test("builders: RFC 3261 §8.2.6.2 createResponse copies Via, From, To, Cal
   assert.ok(!res.hasHeader("Contact") && !res.hasHeader("Subject"));
   assert.equal(res.contentLength, 0);
   assert.equal(validateMessage(parseMessage(String(res))), undefined);
+});
+
+Deno.test("builders: createResponse appends prebuilt header fields after the copied ones, and shares them", () => {
+  const fields = [makeHeaderField("Allow", "INVITE, ACK"), makeHeaderField("Supported", "path")];
+  const a = createResponse(invite(), 200, "OK", { toTag: "t1", fields });
+  const b = createResponse(invite(), 200, "OK", { toTag: "t2", fields });
+  for (const [res, tag] of [[a, "t1"], [b, "t2"]] as const) {
+    assert.equal(res.to.tag, tag);
+    assert.deepEqual(res.headers("Allow"), ["INVITE", "ACK"]);
+    assert.equal(res.header("Supported"), "path");
+    // after Via, From, To, Call-ID, CSeq
+    const text = String(res);
+    assert.ok(text.indexOf("CSeq:") < text.indexOf("Allow:"));
+  }
+  assert.equal(fields.length, 2, "the given list is not changed");
+  assert.equal(validateMessage(parseMessage(String(a))), undefined);
 });
 
 Deno.test("builders: createResponse Via order is kept with comma-combined lines", () => {
