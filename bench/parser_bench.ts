@@ -4,9 +4,11 @@
 // transaction layer reads first (top Via branch, CSeq, Call-ID, From tag, To tag). The same
 // work is done by npm `sip` (kirm) and by JsSIP's parser in the same run, so `deno bench`
 // prints the ratio. Groups "headers" and "body" show that the cost grows linearly with the
-// number of headers and the body size.
+// number of headers and the body size. Group "validate": the same INVITE parsed and checked by
+// validateMessage, as the server does with every request.
 import { JsSipParser, kirmSip } from "../tests/test_deps.ts";
 import { parseMessage } from "../sip/parser.ts";
+import { validateMessage } from "../sip/validate.ts";
 
 const SDP = "v=0\r\n" +
   "o=alice 2890844526 2890844526 IN IP4 192.0.2.101\r\n" +
@@ -59,6 +61,7 @@ function sipkit(bytes: Uint8Array): void {
   if (m.vias[0]!.branch !== "z9hG4bK776asdhds" || m.from.tag !== "1928301774") {
     throw new Error("sipkit parse mismatch");
   }
+  if (validateMessage(m) !== undefined) throw new Error("sipkit validate mismatch");
   const k = kirmSip.parse(TYPICAL);
   if (k.headers.via[0].params.branch !== "z9hG4bK776asdhds") throw new Error("sip mismatch");
   const j = JsSipParser.parseMessage(TYPICAL, {});
@@ -108,6 +111,30 @@ Deno.bench({
   group: "invite",
   fn() {
     sink[0] = parseMessage(TYPICAL_BYTES);
+  },
+});
+
+Deno.bench({
+  name: "sipkit parseMessage + validateMessage",
+  group: "validate",
+  baseline: true,
+  fn() {
+    const m = parseMessage(TYPICAL_BYTES);
+    sink[0] = validateMessage(m);
+  },
+});
+
+Deno.bench({
+  name: "sipkit parseMessage + field reads + validateMessage",
+  group: "validate",
+  fn() {
+    const m = parseMessage(TYPICAL_BYTES);
+    sink[0] = m.vias[0]!.branch;
+    sink[1] = m.cseq.seq;
+    sink[2] = m.callId;
+    sink[3] = m.from.tag;
+    sink[4] = m.to.tag;
+    sink[5] = validateMessage(m);
   },
 });
 

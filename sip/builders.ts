@@ -302,6 +302,16 @@ export interface CreateResponseOptions {
   fields?: readonly HeaderField[];
 }
 
+/** The header keys a response copies from its request (§8.2.6.2, §8.2.6.1). */
+const RESPONSE_KEYS: readonly string[] = Object.freeze([
+  "via",
+  "from",
+  "to",
+  "call-id",
+  "cseq",
+  "timestamp",
+]);
+
 /** The response fields of {@linkcode createResponse} for a parsed or built request: its own
  * header fields (immutable objects, original text kept) are reused instead of re-parsing
  * and re-validating their values, in one pass over the request's fields. */
@@ -316,7 +326,7 @@ function copyResponseFields(
   let callId: HeaderField | undefined;
   let cseq: HeaderField | undefined;
   let timestamp: HeaderField | undefined;
-  for (const f of request.fields()) {
+  for (const f of request.fieldsOf(RESPONSE_KEYS)) {
     switch (f.key) {
       case "via":
         vias.push(f);

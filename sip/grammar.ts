@@ -251,7 +251,9 @@ export function unquoteString(s: string): string {
   return unescapeQuoted(s, start + 1, close - 1);
 }
 
-const UTF8: TextDecoder = new TextDecoder();
+/** Decodes %-escaped octets; a U+FEFF they spell is data, kept (not taken as a byte order
+ * mark). */
+const UTF8: TextDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * Validate and %-decode `s[start:end]` whose unescaped characters must all be in `mask`.
@@ -561,4 +563,116 @@ export function normalizeIpv6(host: string): string {
     groups = text.split(":");
   }
   return "[" + groups.map((g) => parseInt(g, 16).toString(16)).join(":") + "]";
+}
+
+/**
+ * The char codes of a text, for scanning loops: reading a typed array is several times
+ * cheaper than `charCodeAt` on a string the engine has not seen before (a freshly decoded
+ * message). `codes[i] === text.charCodeAt(i)` wherever the text is ASCII; elsewhere both are
+ * at least 128 (the parser passes the datagram bytes when they decoded one to one, and a byte
+ * that is not valid UTF-8 decodes to U+FFFD). Every scan over codes treats any code from 128
+ * up alike, so it answers as the same scan over the text.
+ */
+export type CharCodes = Uint8Array | Uint16Array;
+
+/** True when char code `c` is a `token` character (like {@linkcode isTokenChar}).
+ * @param c a char code, or undefined past the end of the codes
+ * @returns whether it is a token character
+ */
+export function isTokenCode(c: number | undefined): boolean {
+  return c !== undefined && c < 128 && ((CLASSES[c] ?? 0) & C_TOKEN) !== 0;
+}
+
+/**
+ * {@linkcode scanHostName} over char codes: the same result for the same characters.
+ * @param c the char codes
+ * @param i where the host starts
+ * @param end where the scan must stop
+ * @returns the end index, `i` when there is no host, or -1 for an invalid host
+ */
+export function scanHostNameCodes(c: CharCodes, i: number, end: number): number {
+  const start = i;
+  let labelStart = i;
+  let prevLabel = i;
+  while (i < end) {
+    const ch = c[i]!;
+    if (ch === 46) {
+      if (i === labelStart) return -1;
+      prevLabel = labelStart;
+      labelStart = i + 1;
+    } else if (ch >= 128 || ((CLASSES[ch] ?? 0) & C_HOST) === 0) {
+      break;
+    }
+    i++;
+  }
+  if (i === start) return i;
+  const last = labelStart < i ? labelStart : prevLabel;
+  const first = c[last]!;
+  if (first >= 48 && first <= 57) {
+    return isIpv4Codes(c, start, labelStart < i ? i : i - 1) ? i : -1;
+  }
+  return i;
+}
+
+/**
+ * {@linkcode isIpv4} over char codes.
+ * @param c the char codes
+ * @param start where the address starts
+ * @param end where it ends
+ * @returns whether `c[start:end]` is a dotted IPv4 address (1 to 3 digits, at most 255, per
+ * part)
+ */
+export function isIpv4Codes(c: CharCodes, start: number, end: number): boolean {
+  let parts = 0;
+  let i = start;
+  while (i <= end) {
+    let j = i;
+    let v = 0;
+    while (j < end && c[j]! >= 48 && c[j]! <= 57) {
+      v = v * 10 + c[j]! - 48;
+      j++;
+      if (j - i > 3) return false;
+    }
+    if (j === i || v > 255) return false;
+    parts++;
+    if (j === end) return parts === 4;
+    if (c[j] !== 46 || parts === 4) return false;
+    i = j + 1;
+  }
+  return false;
+}
+
+/**
+ * The char codes of `text`: its UTF-8 bytes when it is ASCII, else its UTF-16 code units.
+ * @param text the text
+ * @returns codes with `codes[i] === text.charCodeAt(i)`
+ */
+export function charCodesOf(text: string): CharCodes {
+  const bytes = UTF8_ENC.encode(text);
+  if (bytes.length === text.length) return bytes;
+  const out = new Uint16Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/**
+ * True when `c[at:at+lit.length]` holds the ASCII literal `lit` (given as bytes: reading them
+ * is cheaper than `charCodeAt` on a string argument).
+ * @param c the char codes
+ * @param at where to compare
+ * @param lit the literal's bytes
+ * @returns whether they match (false past the end of `c`)
+ */
+export function codesEqual(c: CharCodes, at: number, lit: Uint8Array): boolean {
+  for (let k = 0; k < lit.length; k++) if (c[at + k] !== lit[k]) return false;
+  return true;
+}
+
+/**
+ * The bytes of an ASCII literal, for {@linkcode codesEqual}.
+ * @param lit the literal
+ * @returns its bytes
+ */
+export function asciiBytes(lit: string): Uint8Array {
+  return UTF8_ENC.encode(lit);
 }

@@ -255,6 +255,16 @@ export function headerKey(name: string): string {
 }
 
 /**
+ * {@linkcode headerKey} for a name that is a token (as a parser has checked), without a table
+ * lookup for names longer than one letter: their key is the lower-case name.
+ * @param name a header name as written on the wire
+ * @returns the lookup key, equal to `headerKey(name)`
+ */
+export function keyOfName(name: string): string {
+  return name.length === 1 ? headerKey(name) : name.toLowerCase();
+}
+
+/**
  * The canonical spelling of a header name: compact forms expanded, known headers in their
  * RFC case (`cseq` → `CSeq`, `www-authenticate` → `WWW-Authenticate`); unknown headers are
  * returned as written.
@@ -295,4 +305,71 @@ export function isMultiValued(key: string): boolean {
  */
 export function isKnownHeader(name: string): boolean {
   return CANONICAL[headerKey(name)] !== undefined;
+}
+
+/** The lookup keys that have a small number ({@linkcode headerId}); the index is the id, and
+ * id 0 means "no id". The message container matches lines by id instead of by key string. */
+export const HEADER_ID_KEYS: readonly string[] = Object.freeze([
+  "",
+  "via",
+  "to",
+  "from",
+  "cseq",
+  "call-id",
+  "contact",
+  "content-length",
+  "content-type",
+  "route",
+  "record-route",
+  "max-forwards",
+  "expires",
+  "date",
+  "allow",
+  "supported",
+  "user-agent",
+]);
+
+/**
+ * The small number of a lookup key (an index of {@linkcode HEADER_ID_KEYS}), or 0 for a key
+ * without one.
+ * @param key a lower-case key from {@linkcode headerKey}
+ * @returns the id, 0 when the key has none
+ * @example
+ * ```ts
+ * import { HEADER_ID_KEYS, headerId, headerKey } from "./header_names.ts";
+ * HEADER_ID_KEYS[headerId(headerKey("v"))]; // "via"
+ * headerId("x-custom"); // 0
+ * ```
+ */
+export function headerId(key: string): number {
+  // By length, then by comparison: a table lookup would hash (and try to internalize) every
+  // fresh key, which costs more than these few comparisons (a message may have many unknown
+  // headers).
+  switch (key.length) {
+    case 2:
+      return key === "to" ? 2 : 0;
+    case 3:
+      return key === "via" ? 1 : 0;
+    case 4:
+      return key === "from" ? 3 : key === "cseq" ? 4 : key === "date" ? 13 : 0;
+    case 5:
+      return key === "route" ? 9 : key === "allow" ? 14 : 0;
+    case 7:
+      return key === "call-id" ? 5 : key === "contact" ? 6 : key === "expires" ? 12 : 0;
+    case 9:
+      return key === "supported" ? 15 : 0;
+    case 10:
+      return key === "user-agent" ? 16 : 0;
+    case 12:
+      return key === "content-type"
+        ? 8
+        : key === "record-route"
+        ? 10
+        : key === "max-forwards"
+        ? 11
+        : 0;
+    case 14:
+      return key === "content-length" ? 7 : 0;
+  }
+  return 0;
 }

@@ -24,6 +24,9 @@
 
 import { SipParseError } from "./errors.ts";
 import {
+  asciiBytes,
+  type CharCodes,
+  codesEqual,
   describeChar,
   isDigit,
   isHostName,
@@ -31,11 +34,13 @@ import {
   isIpv6Reference,
   isLws,
   isTokenChar,
+  isTokenCode,
   matchAt,
   MAX_UINT32,
   parseDigits,
   quoteString,
   scanHostName,
+  scanHostNameCodes,
   scanQuoted,
   scanToken,
   skipLws,
@@ -259,6 +264,96 @@ function expectEnd(s: string, i: number, end: number, what: string, start = 0): 
       `Unexpected ${describeChar(s.charCodeAt(i))} in ${what}: "${ex(s, start, end)}"`,
     );
   }
+}
+
+/** {@linkcode knownParamName} over char codes. */
+function knownParamCode(c: CharCodes, start: number, end: number): string | undefined {
+  switch (end - start) {
+    case 2:
+      return c[start] === 108 && c[start + 1] === 114 ? "lr" : undefined;
+    case 3:
+      return c[start] === 116 && c[start + 1] === 97 && c[start + 2] === 103 ? "tag" : undefined;
+    case 5:
+      return c[start] === 114 && c[start + 1] === 112 && c[start + 2] === 111 &&
+          c[start + 3] === 114 && c[start + 4] === 116
+        ? "rport"
+        : undefined;
+    case 6:
+      return c[start] === 98 && c[start + 1] === 114 && c[start + 2] === 97 &&
+          c[start + 3] === 110 && c[start + 4] === 99 && c[start + 5] === 104
+        ? "branch"
+        : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The shortcut of {@linkcode parseParams} for `c[i:end]`: empty, or `;name[=value]...` with
+ * lower-case token names and token (or host) values and no white space. Returns the pairs
+ * (a repeated name keeps its first value), or undefined when the text is not of that shape.
+ */
+function quickParams(text: string, c: CharCodes, i: number, end: number): Pairs | undefined {
+  // The first two pairs are kept in locals: most values have one or two parameters, and an
+  // array literal of the right size is cheaper than growing an empty one.
+  let count = 0;
+  let n0 = "";
+  let v0: string | null = null;
+  let n1 = "";
+  let v1: string | null = null;
+  let pairs: Pairs | undefined;
+  let seen: Set<string> | undefined; // for long lists, keeps the duplicate check linear
+  while (i < end) {
+    if (c[i] !== 59) return undefined;
+    const ns = i + 1;
+    let k = ns;
+    while (k < end) {
+      const ch = c[k]!;
+      if (ch === 61 || ch === 59) break;
+      if ((ch >= 65 && ch <= 90) || !isTokenCode(ch)) return undefined;
+      k++;
+    }
+    if (k === ns) return undefined;
+    const name = knownParamCode(c, ns, k) ?? text.slice(ns, k);
+    let value: string | null = null;
+    if (k < end && c[k] === 61) {
+      const vs = k + 1;
+      k = vs;
+      while (k < end) {
+        const ch = c[k]!;
+        if (ch === 59) break;
+        if (!isTokenCode(ch) && ch !== 58 && ch !== 91 && ch !== 93) return undefined;
+        k++;
+      }
+      if (k === vs) return undefined;
+      value = text.slice(vs, k);
+    }
+    if (count === 0) {
+      n0 = name;
+      v0 = value;
+      count = 1;
+    } else if (count === 1) {
+      if (name !== n0) {
+        n1 = name;
+        v1 = value;
+        count = 2;
+      }
+    } else if (pairs === undefined) {
+      if (name !== n0 && name !== n1) pairs = [n0, v0, n1, v1, name, value];
+    } else if (pairs.length < 32) {
+      if (findPair(pairs, name) === undefined) pairs.push(name, value);
+    } else {
+      if (seen === undefined) {
+        seen = new Set();
+        for (let p = 0; p < pairs.length; p += 2) seen.add(pairs[p] ?? "");
+      }
+      if (!seen.has(name)) {
+        seen.add(name);
+        pairs.push(name, value);
+      }
+    }
+    i = k;
+  }
+  return pairs ?? (count === 0 ? [] : count === 1 ? [n0, v0] : [n0, v0, n1, v1]);
 }
 
 /**
@@ -554,6 +649,62 @@ function scanNameAddr(text: string, s0: number, e0: number, what: string): Parse
   return { displayName, uri, text, us: i + 1, ue: close, pairs };
 }
 
+/** The shortcut of {@linkcode scanNameAddr} (see {@linkcode SipNameAddr.parseQuick}), or
+ * undefined when `c[start:end]` is not of the common shape. */
+function quickNameAddr(
+  text: string,
+  c: CharCodes,
+  start: number,
+  end: number,
+): ParsedNameAddr | undefined {
+  let i = start;
+  let displayName: string | undefined;
+  if (i >= end) return undefined;
+  const c0 = c[i];
+  if (c0 === 34) {
+    // "quoted": printable ASCII without '"' and '\', then one optional space.
+    let q = i + 1;
+    for (;;) {
+      if (q >= end) return undefined;
+      const ch = c[q]!;
+      if (ch === 34) break;
+      if (ch < 32 || ch > 126 || ch === 92) return undefined;
+      q++;
+    }
+    displayName = text.slice(i + 1, q);
+    i = q + 1;
+    if (i < end && c[i] === 32) i++;
+    if (i >= end || c[i] !== 60) return undefined;
+  } else if (c0 !== 60) {
+    // tokens separated by single spaces, then one optional space.
+    let tokEnd: number;
+    for (;;) {
+      const ts = i;
+      while (i < end && isTokenCode(c[i])) i++;
+      if (i === ts || i >= end) return undefined;
+      if (c[i] === 60) {
+        tokEnd = i;
+        break;
+      }
+      if (c[i] !== 32) return undefined;
+      i++;
+      if (i < end && c[i] === 60) {
+        tokEnd = i - 1;
+        break;
+      }
+    }
+    displayName = text.slice(start, tokEnd);
+  }
+  // c[i] is '<'
+  const us = i + 1;
+  let gt = us;
+  while (gt < end && c[gt] !== 62) gt++;
+  if (gt >= end || !SipUri.isSimpleValidCodes(c, us, gt)) return undefined;
+  const pairs = quickParams(text, c, gt + 1, end);
+  if (pairs === undefined) return undefined;
+  return { displayName, uri: LAZY_URI, text, us, ue: gt, pairs };
+}
+
 /**
  * A name-addr or addr-spec with header parameters, as in From, To, Route, Record-Route,
  * Path and Refer-To (RFC 3261 §20). Implements {@linkcode NameAddr}.
@@ -635,6 +786,33 @@ export class SipNameAddr extends HeaderParams implements NameAddr {
     return na;
   }
 
+  /**
+   * A shortcut of {@linkcode SipNameAddr.parse} for the common shape, reading char codes:
+   * `[display-name] <sip:[user@]host[:port][;uri-params]>[;params]`, where the display name
+   * is quoted (printable ASCII, no escape) or tokens separated by single spaces, the URI one
+   * that {@linkcode SipUri.isSimpleValid} accepts, and the parameters have lower-case token
+   * names and token (or host) values, without white space. For such a value the result is
+   * the one `parse` gives; for any other value, undefined (then call `parse`, which also
+   * reports errors). The message container uses it with the parser's char codes.
+   * @param text the string holding the value
+   * @param codes its char codes (`codes[i] === text.charCodeAt(i)`)
+   * @param start where the value starts
+   * @param end where the value ends
+   * @returns the parsed value, or undefined when the value is not of that shape
+   */
+  static parseQuick(
+    text: string,
+    codes: CharCodes,
+    start: number,
+    end: number,
+  ): SipNameAddr | undefined {
+    const p = quickNameAddr(text, codes, start, end);
+    if (p === undefined) return undefined;
+    const na = new SipNameAddr(p);
+    na.setParsed(p.pairs, p.text, p.us, p.ue);
+    return na;
+  }
+
   /** The `tag` parameter, if any. */
   get tag(): string | undefined {
     return this.param("tag") ?? undefined;
@@ -706,6 +884,18 @@ function parseDelta(v: string | null | undefined): number | undefined {
   return parseDigits(v, 0, v.length, MAX_UINT32, "delta-seconds", true);
 }
 
+/** Check the `q` and `expires` parameters of a Contact value. */
+function checkContactParams(pairs: Pairs): void {
+  const q = findPair(pairs, "q");
+  if (q !== undefined && (q === null || parseQ(q) === undefined)) {
+    throw new SipParseError(`Invalid q value "${q ?? ""}" in Contact (must be 0 to 1)`);
+  }
+  const x = findPair(pairs, "expires");
+  if (x !== undefined && parseDelta(x) === undefined) {
+    throw new SipParseError(`Invalid expires value "${x ?? ""}" in Contact (must be digits)`);
+  }
+}
+
 /**
  * One Contact value (RFC 3261 §20.10), or the `*` of a REGISTER that removes all bindings.
  * Implements {@linkcode Contact}. For `*`, {@linkcode SipContact.uri} is an empty
@@ -744,14 +934,31 @@ export class SipContact extends SipNameAddr implements Contact {
     const s = skipLws(text, start, e);
     if (e - s === 1 && text.charCodeAt(s) === 42) return new SipContact({ star: true });
     const p = scanNameAddr(text, start, end, "Contact");
-    const q = findPair(p.pairs, "q");
-    if (q !== undefined && (q === null || parseQ(q) === undefined)) {
-      throw new SipParseError(`Invalid q value "${q ?? ""}" in Contact (must be 0 to 1)`);
-    }
-    const x = findPair(p.pairs, "expires");
-    if (x !== undefined && parseDelta(x) === undefined) {
-      throw new SipParseError(`Invalid expires value "${x ?? ""}" in Contact (must be digits)`);
-    }
+    checkContactParams(p.pairs);
+    const c = new SipContact(p);
+    c.setParsed(p.pairs, p.text, p.us, p.ue);
+    return c;
+  }
+
+  /**
+   * The shortcut of {@linkcode SipContact.parse} for the common shape (see
+   * {@linkcode SipNameAddr.parseQuick}); `q` and `expires` are checked as `parse` checks them.
+   * @param text the string holding the value
+   * @param codes its char codes (`codes[i] === text.charCodeAt(i)`)
+   * @param start where the value starts
+   * @param end where the value ends
+   * @returns the parsed value, or undefined when the value is not of that shape
+   * @throws {SipParseError} for a bad `q` or `expires`, as `parse` does
+   */
+  static override parseQuick(
+    text: string,
+    codes: CharCodes,
+    start: number,
+    end: number,
+  ): SipContact | undefined {
+    const p = quickNameAddr(text, codes, start, end);
+    if (p === undefined) return undefined;
+    checkContactParams(p.pairs);
     const c = new SipContact(p);
     c.setParsed(p.pairs, p.text, p.us, p.ue);
     return c;
@@ -1005,6 +1212,66 @@ export class SipVia extends HeaderParams implements Via {
     return via;
   }
 
+  /**
+   * A shortcut of {@linkcode SipVia.parse} for the common shape, reading char codes:
+   * `SIP/2.0/UDP host[:port][;params]` (UDP, TCP, TLS, WS or WSS, one space, a host name or
+   * IPv4 address, parameters with lower-case token names and token or host values, no white
+   * space). For such a value the result, or the error for a bad `branch`/`received`/`maddr`/
+   * `ttl`/`rport`, is the one `parse` gives; for any other value, undefined (then call
+   * `parse`). The message container uses it with the parser's char codes.
+   * @param text the string holding the value
+   * @param c its char codes (`c[i] === text.charCodeAt(i)`)
+   * @param start where the value starts
+   * @param end where the value ends
+   * @returns the parsed value, or undefined when the value is not of that shape
+   * @throws {SipParseError} for a parameter that breaks the Via rules
+   */
+  static parseQuick(text: string, c: CharCodes, start: number, end: number): SipVia | undefined {
+    let i = start + 8;
+    if (
+      i + 4 > end || c[start] !== 83 || c[start + 1] !== 73 || c[start + 2] !== 80 ||
+      c[start + 3] !== 47 || c[start + 4] !== 50 || c[start + 5] !== 46 ||
+      c[start + 6] !== 48 || c[start + 7] !== 47
+    ) {
+      return undefined;
+    }
+    let transport: string;
+    const t0 = c[i];
+    const t1 = c[i + 1];
+    const t2 = c[i + 2];
+    if (t0 === 85 && t1 === 68 && t2 === 80) transport = "UDP";
+    else if (t0 === 84 && t1 === 67 && t2 === 80) transport = "TCP";
+    else if (t0 === 84 && t1 === 76 && t2 === 83) transport = "TLS";
+    else if (t0 === 87 && t1 === 83) transport = t2 === 83 ? "WSS" : "WS";
+    else return undefined;
+    i += transport.length;
+    if (i >= end || c[i] !== 32) return undefined;
+    const hs = i + 1;
+    const he = scanHostNameCodes(c, hs, end);
+    if (he <= hs) return undefined;
+    i = he;
+    let port: number | undefined;
+    if (i < end && c[i] === 58) {
+      const ps = i + 1;
+      let n = 0;
+      i = ps;
+      while (i < end && i - ps < 5) {
+        const d = c[i]!;
+        if (d < 48 || d > 57) break;
+        n = n * 10 + (d - 48);
+        i++;
+      }
+      if (i === ps || n > 65535) return undefined;
+      port = n;
+    }
+    const pairs = quickParams(text, c, i, end);
+    if (pairs === undefined) return undefined;
+    checkViaParams(pairs);
+    const via = new SipVia({ protocol: "SIP/2.0", transport, host: text.slice(hs, he), port });
+    via.setParsedParams(pairs);
+    return via;
+  }
+
   /** The `branch` parameter. */
   get branch(): string | undefined {
     return this.param("branch") ?? undefined;
@@ -1117,6 +1384,53 @@ export class SipCSeq implements CSeq {
   toString(): string {
     return this.seq + " " + this.method;
   }
+
+  /**
+   * A shortcut of {@linkcode parseCSeq} for the common shape, reading char codes: 1 to 10
+   * digits (at most 2**31-1), one space, a token. For such a value the result is the one
+   * `parseCSeq` gives; for any other value, undefined (then call `parseCSeq`). The message
+   * container uses it with the parser's char codes.
+   * @param text the string holding the value
+   * @param c its char codes (`c[i] === text.charCodeAt(i)`)
+   * @param start where the value starts
+   * @param end where the value ends
+   * @returns the parsed value, or undefined when the value is not of that shape
+   */
+  static parseQuick(text: string, c: CharCodes, start: number, end: number): SipCSeq | undefined {
+    let i = start;
+    let seq = 0;
+    while (i < end && i - start < 10) {
+      const d = c[i]!;
+      if (d < 48 || d > 57) break;
+      seq = seq * 10 + (d - 48);
+      i++;
+    }
+    if (i === start || seq > MAX_SEQ || i >= end || c[i] !== 32) return undefined;
+    const ms = i + 1;
+    let me = ms;
+    while (me < end && isTokenCode(c[me])) me++;
+    if (me === ms || me !== end) return undefined;
+    return new SipCSeq(seq, knownMethodCode(c, ms, me) ?? text.slice(ms, me));
+  }
+}
+
+/** The common methods as constants, by their bytes. */
+const METHOD_BYTES: readonly (readonly [Uint8Array, string])[] = [
+  "INVITE",
+  "ACK",
+  "BYE",
+  "CANCEL",
+  "OPTIONS",
+  "REGISTER",
+].map((m) => [asciiBytes(m), m] as const);
+
+/** {@linkcode knownMethod} over char codes. */
+function knownMethodCode(c: CharCodes, s: number, e: number): string | undefined {
+  const n = e - s;
+  for (const [bytes, name] of METHOD_BYTES) {
+    if (bytes.length === n && bytes[0] === c[s] && codesEqual(c, s, bytes)) return name;
+  }
+  return undefined;
 }
 
 /** The constant string for the common methods (no allocation, internalized). */

@@ -22,14 +22,26 @@ import type {
   Via,
 } from "./types.ts";
 import { SipParseError } from "./errors.ts";
+import { type CharCodes, isTokenChar, isTokenCode } from "./grammar.ts";
 import { parseUri } from "./uri.ts";
-import { canonicalHeaderName, headerKey, isMultiValued } from "./header_names.ts";
+import {
+  canonicalHeaderName,
+  HEADER_ID_KEYS,
+  headerId,
+  headerKey,
+  isMultiValued,
+  keyOfName,
+} from "./header_names.ts";
 import {
   parseContact,
   parseContentType,
   parseCSeq,
   parseNameAddr,
   parseVia,
+  SipContact,
+  SipCSeq,
+  SipNameAddr,
+  SipVia,
   splitHeaderRanges,
   splitHeaderValues,
 } from "./header_parsers.ts";
@@ -57,13 +69,10 @@ export interface HeaderField {
 
 /**
  * A header field read by the parser. It keeps offsets into the decoded header section and
- * cuts the value and the original text out of it on first read, so that parsing a message
- * allocates one small object per header line. Fields changed by code are plain
- * {@linkcode HeaderField} objects.
+ * cuts the name, the value and the original text out of it on first read. Fields changed by
+ * code are plain {@linkcode HeaderField} objects.
  */
 export class ParsedField implements HeaderField {
-  /** The header name as written. */
-  readonly name: string;
   /** The lookup key: lower-cased long form. */
   readonly key: string;
   /** The decoded header section that holds the field. */
@@ -73,35 +82,42 @@ export class ParsedField implements HeaderField {
   /** Where the value ends in {@linkcode ParsedField.source}. */
   readonly end: number;
   #lineStart: number;
+  #nameEnd: number;
   #lineEnd: number;
+  #name: string | undefined = undefined;
   #value: string | undefined = undefined;
 
   /**
    * Make a field from its position in the header section.
    * @param source the decoded header section
-   * @param name the header name as written
    * @param key the lookup key
-   * @param lineStart where the header line starts
+   * @param lineStart where the header line (and its name) starts
+   * @param nameEnd where the name ends
    * @param start where the value starts (after the colon and white space)
    * @param end where the value ends (trailing white space excluded)
    * @param lineEnd where the line ends (before CRLF)
    */
   constructor(
     source: string,
-    name: string,
     key: string,
     lineStart: number,
+    nameEnd: number,
     start: number,
     end: number,
     lineEnd: number,
   ) {
     this.source = source;
-    this.name = name;
     this.key = key;
     this.#lineStart = lineStart;
+    this.#nameEnd = nameEnd;
     this.start = start;
     this.end = end;
     this.#lineEnd = lineEnd;
+  }
+
+  /** The header name as written (cut from the source on first read). */
+  get name(): string {
+    return this.#name ??= this.source.slice(this.#lineStart, this.#nameEnd);
   }
 
   /** The value (cut from the source on first read). */
@@ -121,8 +137,35 @@ export interface SipMessageInit {
   version?: string;
   /** Header fields in wire order. */
   fields?: HeaderField[];
-  /** The body bytes; defaults to empty. */
+  /**
+   * For `parseMessage`: the header section as it scanned it, instead of `fields` (it wins when
+   * both are given); field objects are then made only for the lines that are asked for.
+   * `text` is the decoded header section (or the whole decoded message), `codes` its char
+   * codes (`CharCodes` in `grammar.ts`) if the parser has them. `lines` holds four numbers
+   * per header line, in wire order: for a line described by offsets, where the line (and its
+   * name) starts, where the value starts and ends (white space excluded), and the id of its
+   * key (`headerId` in `header_names.ts`; 0 for a key without one, which is then made from
+   * the name when needed); for a folded line, `-1 - k` (its field object is `extra[k]`), two
+   * zeros, and the id of its key.
+   */
+  headerIndex?: {
+    text: string;
+    codes?: Uint8Array | Uint16Array;
+    lines: number[];
+    extra: HeaderField[];
+  };
+  /** The body bytes; defaults to empty. With {@linkcode SipMessageInit.bodyStart} and
+   * {@linkcode SipMessageInit.bodyLength}, the bytes that hold the body (e.g. the whole
+   * datagram). */
   body?: Uint8Array;
+  /** Where the body starts in {@linkcode SipMessageInit.body} (default 0). The message makes
+   * the view `body.subarray(bodyStart, bodyStart + bodyLength)` only when the body is first
+   * read, so a parser can hand over the whole datagram without making a view that is never
+   * used. */
+  bodyStart?: number;
+  /** The body length in bytes (default: the rest of {@linkcode SipMessageInit.body} after
+   * {@linkcode SipMessageInit.bodyStart}). */
+  bodyLength?: number;
 }
 
 /** Options of the {@linkcode SipRequestMessage} constructor. */
@@ -190,10 +233,70 @@ function codeField(field: HeaderField, value: string): HeaderField {
 
 /** Parse a Max-Forwards or other non-negative integer value, or throw SipParseError. */
 function parseNonNegative(value: string, header: string): number {
+  // A short value (Max-Forwards: 70) is read digit by digit; a long one by the regex.
+  if (value.length > 0 && value.length <= 6) {
+    let n = 0;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 48 || c > 57) {
+        throw new SipParseError(
+          `${header} is not a non-negative integer: ${JSON.stringify(value)}`,
+        );
+      }
+      n = n * 10 + (c - 48);
+    }
+    return n;
+  }
   if (!DIGITS_RE.test(value)) {
     throw new SipParseError(`${header} is not a non-negative integer: ${JSON.stringify(value)}`);
   }
   return Number(value);
+}
+
+const NO_FIELDS: readonly HeaderField[] = Object.freeze([]);
+const NO_LINES: readonly number[] = Object.freeze([]);
+
+/** Numbers per line in a parser's header index (see `SipMessageInit.headerIndex`). */
+const LINE = 4;
+/** The id of Call-ID (`headerId("call-id")`). */
+const ID_CALL_ID: number = headerId("call-id");
+
+/** Call `visit` with the key and value bounds of a field. */
+function visitField(
+  f: HeaderField,
+  visit: (key: string, text: string, start: number, end: number) => void,
+): void {
+  const src = f.source;
+  if (src === undefined) visit(f.key, f.value, 0, f.value.length);
+  else visit(f.key, src, f.start ?? 0, f.end ?? 0);
+}
+
+/** Parse every logical value of `text[s:e]` (a list header line) into `out`. */
+function parseRange<T>(
+  text: string,
+  s: number,
+  e: number,
+  parse: (text: string, start: number, end: number) => T,
+  out: T[],
+): void {
+  const comma = text.indexOf(",", s);
+  if (comma < 0 || comma >= e) {
+    out.push(parse(text, s, e)); // an empty value is malformed: let the parser say so
+    return;
+  }
+  const ranges = splitHeaderRanges(text, s, e);
+  for (let k = 0; k < ranges.length; k += 2) out.push(parse(text, ranges[k]!, ranges[k + 1]!));
+}
+
+/** Parse every logical value of a field into `out`, in place when it has a source. */
+function parseField<T>(
+  f: HeaderField,
+  parse: (text: string, start: number, end: number) => T,
+  out: T[],
+): void {
+  const src = f.source;
+  if (src === undefined) parseRange(f.value, 0, f.value.length, parse, out);
+  else parseRange(src, f.start ?? 0, f.end ?? 0, parse, out);
 }
 
 /**
@@ -203,7 +306,15 @@ function parseNonNegative(value: string, header: string): number {
 export abstract class SipMessageCore {
   /** The protocol version from the start line, upper-cased, e.g. `SIP/2.0`. */
   readonly version: string;
-  #fields: HeaderField[];
+  /** The header fields in wire order, once made (see #fields). */
+  #list: HeaderField[] | undefined;
+  /** The parser's header index while no field list has been made. */
+  #text = "";
+  #lines: number[] | undefined = undefined;
+  #codes: CharCodes | undefined = undefined;
+  /** The keys of index lines whose name has no id, made when first needed. */
+  #keys: (string | undefined)[] | undefined = undefined;
+  #extra: readonly HeaderField[] = NO_FIELDS;
   #index: Map<string, HeaderField[]> | undefined = undefined;
   #valuesCache: Map<string, string[]> | undefined = undefined;
   #via: Via[] | undefined = undefined;
@@ -215,7 +326,11 @@ export abstract class SipMessageCore {
   #recordRoute: NameAddr[] | undefined = undefined;
   #maxForwards: number | undefined | null = null;
   #contentType: string | undefined | null = null;
-  #body: Uint8Array;
+  /** The body, or undefined until the view into #bodyBytes is made. */
+  #body: Uint8Array | undefined;
+  #bodyBytes: Uint8Array;
+  #bodyStart: number;
+  #bodyLength: number;
 
   /** Create the shared part.
    * @param init version, header fields (wire order; the message takes ownership of the
@@ -224,8 +339,32 @@ export abstract class SipMessageCore {
   constructor(init: SipMessageInit) {
     const version = init.version ?? "SIP/2.0";
     this.version = version === "SIP/2.0" ? version : version.toUpperCase();
-    this.#fields = init.fields ?? [];
-    this.#body = init.body ?? EMPTY_BODY;
+    const index = init.headerIndex;
+    if (index === undefined) {
+      this.#list = init.fields ?? [];
+    } else {
+      this.#list = undefined;
+      this.#text = index.text;
+      this.#lines = index.lines;
+      this.#codes = index.codes;
+      this.#extra = index.extra;
+    }
+    const bytes = init.body ?? EMPTY_BODY;
+    const start = init.bodyStart ?? 0;
+    const length = init.bodyLength ?? bytes.length - start;
+    if (start < 0 || length < 0 || start + length > bytes.length) {
+      throw new RangeError(
+        `Body range ${start}+${length} is outside the ${bytes.length} bytes given`,
+      );
+    }
+    this.#bodyBytes = bytes;
+    this.#bodyStart = start;
+    this.#bodyLength = length;
+    this.#body = start === 0 && length === bytes.length
+      ? bytes
+      : length === 0
+      ? EMPTY_BODY
+      : undefined;
   }
 
   /** The start line, without CRLF. */
@@ -238,9 +377,99 @@ export abstract class SipMessageCore {
     return this.#fields.slice();
   }
 
+  /** The header fields in wire order. A parsed message makes them from the parser's index
+   * on first use; the typed accessors and lookups below read the index without them. */
+  get #fields(): HeaderField[] {
+    let list = this.#list;
+    if (list === undefined) {
+      const lines = this.#lines ?? NO_LINES;
+      list = [];
+      for (let i = 0; i < lines.length; i += LINE) list.push(this.#fieldAt(lines, i));
+      this.#list = list;
+      this.#lines = undefined;
+      this.#extra = NO_FIELDS;
+    }
+    return list;
+  }
+
+  set #fields(list: HeaderField[]) {
+    this.#list = list;
+    this.#lines = undefined;
+    this.#extra = NO_FIELDS;
+  }
+
+  /** The lookup key of the index line at `lines[i]`. */
+  #keyAt(lines: readonly number[], i: number): string {
+    const ls = lines[i]!;
+    if (ls < 0) return this.#extra[-1 - ls]!.key;
+    const id = lines[i + 3]!;
+    if (id !== 0) return HEADER_ID_KEYS[id] ?? "";
+    // A name without an id: its key is made once.
+    const keys = this.#keys ??= new Array<string | undefined>(lines.length / LINE);
+    const k = i / LINE;
+    return keys[k] ??= keyOfName(this.#text.slice(ls, this.#nameEnd(ls)));
+  }
+
+  /** The field of the index line at `lines[i]`. */
+  #fieldAt(lines: readonly number[], i: number): HeaderField {
+    const ls = lines[i]!;
+    if (ls < 0) return this.#extra[-1 - ls]!;
+    const vs = lines[i + 1]!;
+    const ve = lines[i + 2]!;
+    return new ParsedField(
+      this.#text,
+      this.#keyAt(lines, i),
+      ls,
+      this.#nameEnd(ls),
+      vs,
+      ve,
+      this.#lineEnd(ve),
+    );
+  }
+
+  /** Where the name of the index line that starts at `ls` ends: at the first character that
+   * is not a token character (then white space or the colon follows). */
+  #nameEnd(ls: number): number {
+    const codes = this.#codes;
+    const text = this.#text;
+    let i = ls;
+    if (codes !== undefined) {
+      while (isTokenCode(codes[i])) i++;
+    } else {
+      while (i < text.length && isTokenChar(text.charCodeAt(i))) i++;
+    }
+    return i;
+  }
+
+  /** Where the line whose value ends at `ve` ends: after its trailing white space. */
+  #lineEnd(ve: number): number {
+    const text = this.#text;
+    let i = ve;
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c !== 32 && c !== 9) return i; // NaN past the end
+      i++;
+    }
+  }
+
+  /** True when the index line at `lines[i]` carries the header `key` (whose id is `id`). */
+  #matches(lines: readonly number[], i: number, key: string, id: number): boolean {
+    if (id !== 0) return lines[i + 3] === id;
+    return lines[i + 3] === 0 && this.#keyAt(lines, i) === key;
+  }
+
   /** The lines of a header, in order; undefined when absent. Small messages are scanned,
    * large ones get an index built on first use. */
   #lookup(key: string): HeaderField[] | undefined {
+    const lines = this.#lines;
+    if (lines !== undefined && lines.length <= LINE * LINEAR_LOOKUP_MAX) {
+      const id = headerId(key);
+      let out: HeaderField[] | undefined;
+      for (let i = 0; i < lines.length; i += LINE) {
+        if (this.#matches(lines, i, key, id)) (out ??= []).push(this.#fieldAt(lines, i));
+      }
+      return out;
+    }
     const fields = this.#fields;
     if (fields.length <= LINEAR_LOOKUP_MAX) {
       let out: HeaderField[] | undefined;
@@ -265,6 +494,14 @@ export abstract class SipMessageCore {
 
   /** The first line of a header. */
   #first(key: string): HeaderField | undefined {
+    const lines = this.#lines;
+    if (lines !== undefined && lines.length <= LINE * LINEAR_LOOKUP_MAX) {
+      const id = headerId(key);
+      for (let i = 0; i < lines.length; i += LINE) {
+        if (this.#matches(lines, i, key, id)) return this.#fieldAt(lines, i);
+      }
+      return undefined;
+    }
     const fields = this.#fields;
     if (fields.length <= LINEAR_LOOKUP_MAX) {
       for (let i = 0; i < fields.length; i++) {
@@ -377,6 +614,46 @@ export abstract class SipMessageCore {
    */
   headerLineCount(name: string): number {
     return this.#lookup(headerKey(name))?.length ?? 0;
+  }
+
+  /** The fields of the given headers, in wire order (a new array). Unlike
+   * {@linkcode SipMessageCore.fields}, a parsed message makes field objects only for these
+   * lines (e.g. the Via, From, To, Call-ID and CSeq lines a response copies).
+   * @param keys lookup keys (`headerKey` form: lower-case long names)
+   * @returns the matching fields
+   */
+  fieldsOf(keys: readonly string[]): HeaderField[] {
+    const out: HeaderField[] = [];
+    const lines = this.#lines;
+    if (lines !== undefined) {
+      for (let i = 0; i < lines.length; i += LINE) {
+        if (keys.includes(this.#keyAt(lines, i))) out.push(this.#fieldAt(lines, i));
+      }
+      return out;
+    }
+    for (const f of this.#fields) if (keys.includes(f.key)) out.push(f);
+    return out;
+  }
+
+  /**
+   * Visit every header line in wire order with its lookup key and where its value is, without
+   * making field objects or cutting strings: the value is `text.slice(start, end)` (folding
+   * undone, surrounding white space removed). For a parsed message `text` is the decoded
+   * header section; for a line set by code, its value.
+   * @param visit called once per header line
+   */
+  eachHeader(visit: (key: string, text: string, start: number, end: number) => void): void {
+    const lines = this.#lines;
+    if (lines !== undefined) {
+      const text = this.#text;
+      for (let i = 0; i < lines.length; i += LINE) {
+        const ls = lines[i]!;
+        if (ls < 0) visitField(this.#extra[-1 - ls]!, visit);
+        else visit(this.#keyAt(lines, i), text, lines[i + 1]!, lines[i + 2]!);
+      }
+      return;
+    }
+    for (const f of this.#fields) visitField(f, visit);
   }
 
   /** Header names in wire order, as written, including repeats.
@@ -498,25 +775,43 @@ export abstract class SipMessageCore {
 
   /** Parse every logical value of a list header, in order, in place in the parser's
    * header section when the field has one. */
-  #parseList<T>(key: string, parse: (text: string, start: number, end: number) => T): T[] {
+  #parseList<T>(
+    key: string,
+    parse: (text: string, start: number, end: number) => T,
+    quick?: (text: string, codes: CharCodes, start: number, end: number) => T | undefined,
+  ): T[] {
+    const lines = this.#lines;
+    if (lines !== undefined) {
+      // Straight from the parser's index: no field object for a line described by offsets.
+      // The usual single value makes a one-element array (no room to grow).
+      let out: T[] | undefined;
+      const id = headerId(key);
+      const text = this.#text;
+      const codes = this.#codes;
+      for (let i = 0; i < lines.length; i += LINE) {
+        if (!this.#matches(lines, i, key, id)) continue;
+        const ls = lines[i]!;
+        if (ls < 0) {
+          parseField(this.#extra[-1 - ls]!, parse, out ??= []);
+        } else {
+          const s = lines[i + 1]!;
+          const e = lines[i + 2]!;
+          // The shortcut accepts only a single value of the common shape.
+          const q = quick !== undefined && codes !== undefined
+            ? quick(text, codes, s, e)
+            : undefined;
+          if (q === undefined) parseRange(text, s, e, parse, out ??= []);
+          else if (out === undefined) out = [q];
+          else out.push(q);
+        }
+      }
+      return out ?? [];
+    }
     const out: T[] = [];
     const fields = this.#fields;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
-      if (f.key !== key) continue;
-      const src = f.source;
-      const text = src ?? f.value;
-      const s = src === undefined ? 0 : f.start ?? 0;
-      const e = src === undefined ? text.length : f.end ?? 0;
-      const comma = text.indexOf(",", s);
-      if (comma < 0 || comma >= e) {
-        out.push(parse(text, s, e)); // an empty value is malformed: let the parser say so
-      } else {
-        const ranges = splitHeaderRanges(text, s, e);
-        for (let k = 0; k < ranges.length; k += 2) {
-          out.push(parse(text, ranges[k]!, ranges[k + 1]!));
-        }
-      }
+      if (f.key === key) parseField(f, parse, out);
     }
     return out;
   }
@@ -526,7 +821,27 @@ export abstract class SipMessageCore {
     key: string,
     label: string,
     parse: (text: string, start: number, end: number) => T,
+    quick?: (text: string, codes: CharCodes, start: number, end: number) => T | undefined,
   ): T {
+    const lines = this.#lines;
+    if (lines !== undefined) {
+      const id = headerId(key);
+      for (let i = 0; i < lines.length; i += LINE) {
+        if (!this.#matches(lines, i, key, id)) continue;
+        const ls = lines[i]!;
+        if (ls >= 0) {
+          const text = this.#text;
+          const codes = this.#codes;
+          const s = lines[i + 1]!;
+          const e = lines[i + 2]!;
+          const q = quick !== undefined && codes !== undefined
+            ? quick(text, codes, s, e)
+            : undefined;
+          return q !== undefined ? q : parse(text, s, e);
+        }
+        break;
+      }
+    }
     const f = this.#required(key, label);
     const src = f.source;
     return src === undefined
@@ -536,29 +851,40 @@ export abstract class SipMessageCore {
 
   /** The Call-ID. Throws SipParseError when the header is missing. */
   get callId(): string {
+    const lines = this.#lines;
+    if (lines !== undefined) {
+      for (let i = 0; i < lines.length; i += LINE) {
+        if (lines[i + 3] === ID_CALL_ID) {
+          const ls = lines[i]!;
+          return ls < 0
+            ? this.#extra[-1 - ls]!.value
+            : this.#text.slice(lines[i + 1], lines[i + 2]);
+        }
+      }
+    }
     return this.#required("call-id", "Call-ID").value;
   }
 
   /** The CSeq (parsed on first access). Throws SipParseError when missing or malformed. */
   get cseq(): CSeq {
-    return this.#cseq ??= this.#parseOne("cseq", "CSeq", parseCSeq);
+    return this.#cseq ??= this.#parseOne("cseq", "CSeq", parseCSeq, SipCSeq.parseQuick);
   }
 
   /** The From header (parsed on first access). Throws SipParseError when missing or
    * malformed. */
   get from(): NameAddr {
-    return this.#from ??= this.#parseOne("from", "From", parseNameAddr);
+    return this.#from ??= this.#parseOne("from", "From", parseNameAddr, SipNameAddr.parseQuick);
   }
 
   /** The To header (parsed on first access). Throws SipParseError when missing or
    * malformed. */
   get to(): NameAddr {
-    return this.#to ??= this.#parseOne("to", "To", parseNameAddr);
+    return this.#to ??= this.#parseOne("to", "To", parseNameAddr, SipNameAddr.parseQuick);
   }
 
   /** Via values, top first (parsed on first access). */
   get vias(): Via[] {
-    return this.#via ??= this.#parseList("via", parseVia);
+    return this.#via ??= this.#parseList("via", parseVia, SipVia.parseQuick);
   }
 
   /** Max-Forwards, if present. Throws SipParseError when it is not a number. */
@@ -572,47 +898,65 @@ export abstract class SipMessageCore {
 
   /** Contact values in order (parsed on first access). */
   get contacts(): Contact[] {
-    return this.#contact ??= this.#parseList("contact", parseContact);
+    return this.#contact ??= this.#parseList("contact", parseContact, SipContact.parseQuick);
   }
 
   /** Route values in order (parsed on first access). */
   get routes(): NameAddr[] {
-    return this.#route ??= this.#parseList("route", parseNameAddr);
+    return this.#route ??= this.#parseList("route", parseNameAddr, SipNameAddr.parseQuick);
   }
 
   /** Record-Route values in order (parsed on first access). */
   get recordRoutes(): NameAddr[] {
-    return this.#recordRoute ??= this.#parseList("record-route", parseNameAddr);
+    return this.#recordRoute ??= this.#parseList(
+      "record-route",
+      parseNameAddr,
+      SipNameAddr.parseQuick,
+    );
   }
 
   /** The media type of the body, lower-cased, without parameters (`application/sdp`). */
   get contentType(): string | undefined {
     if (this.#contentType === null) {
       const v = this.#first("content-type")?.value;
-      this.#contentType = v === undefined ? undefined : parseContentType(v).mediaType.toLowerCase();
+      // The usual value is its own media type (no need to build the parsed value).
+      this.#contentType = v === undefined
+        ? undefined
+        : v === "application/sdp"
+        ? v
+        : parseContentType(v).mediaType.toLowerCase();
     }
     return this.#contentType;
   }
 
   /** The body length in bytes (the actual body; the header is rewritten on output). */
   get contentLength(): number {
-    return this.#body.length;
+    return this.#bodyLength;
   }
 
   /** The body bytes; assign to replace (Content-Length follows on output). */
   get body(): Uint8Array {
-    return this.#body;
+    let b = this.#body;
+    if (b === undefined) {
+      const start = this.#bodyStart;
+      b = this.#bodyBytes.subarray(start, start + this.#bodyLength);
+      this.#body = b;
+    }
+    return b;
   }
 
   set body(value: Uint8Array) {
     this.#body = value;
+    this.#bodyBytes = value;
+    this.#bodyStart = 0;
+    this.#bodyLength = value.length;
   }
 
   /** The body decoded as UTF-8 (invalid sequences become U+FFFD).
    * @returns the text
    */
   bodyText(): string {
-    return this.#body.length === 0 ? "" : UTF8_DECODER.decode(this.#body);
+    return this.#bodyLength === 0 ? "" : UTF8_DECODER.decode(this.body);
   }
 
   /** The start line and header section, ending with the empty line. Content-Length is
@@ -624,14 +968,14 @@ export abstract class SipMessageCore {
       if (f.key === "content-length") {
         if (wroteLength) continue;
         wroteLength = true;
-        const length = String(this.#body.length);
+        const length = String(this.#bodyLength);
         out += (f.raw !== undefined && f.value === length ? f.raw : `${f.name}: ${length}`) +
           "\r\n";
         continue;
       }
       out += (f.raw ?? `${f.name}: ${f.value}`) + "\r\n";
     }
-    if (!wroteLength) out += `Content-Length: ${this.#body.length}\r\n`;
+    if (!wroteLength) out += `Content-Length: ${this.#bodyLength}\r\n`;
     return out + "\r\n";
   }
 
@@ -648,16 +992,24 @@ export abstract class SipMessageCore {
    */
   toBytes(): Uint8Array {
     const head = UTF8_ENCODER.encode(this.#head());
-    if (this.#body.length === 0) return head;
-    const out = new Uint8Array(head.length + this.#body.length);
+    if (this.#bodyLength === 0) return head;
+    const body = this.body;
+    const out = new Uint8Array(head.length + body.length);
     out.set(head, 0);
-    out.set(this.#body, head.length);
+    out.set(body, head.length);
     return out;
   }
 
   /** The parts a subclass needs to make a deep copy. */
-  protected copyInit(): Required<SipMessageInit> {
-    return { version: this.version, fields: this.#fields.slice(), body: this.#body.slice() };
+  protected copyInit(): Required<Omit<SipMessageInit, "headerIndex">> {
+    const body = this.body.slice();
+    return {
+      version: this.version,
+      fields: this.#fields.slice(),
+      body,
+      bodyStart: 0,
+      bodyLength: body.length,
+    };
   }
 }
 

@@ -30,9 +30,9 @@
 
 import type { SipRequest, SipResponse } from "./types.ts";
 import { SipParseError } from "./errors.ts";
-import { headerKey } from "./header_names.ts";
-import { isToken } from "./grammar.ts";
-import { type HeaderField, ParsedField, SipRequestMessage, SipResponseMessage } from "./message.ts";
+import { HEADER_ID_KEYS, keyOfName } from "./header_names.ts";
+import { asciiBytes, type CharCodes, charCodesOf, codesEqual, isTokenCode } from "./grammar.ts";
+import { type HeaderField, SipRequestMessage, SipResponseMessage } from "./message.ts";
 
 const UTF8_DECODER: TextDecoder = new TextDecoder();
 const UTF8_ENCODER: TextEncoder = new TextEncoder();
@@ -47,15 +47,15 @@ function hasControl(s: string): boolean {
   return false;
 }
 
-/** True when `s` starts with `scheme ":"` (ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )). */
-function hasScheme(s: string): boolean {
-  const c0 = s.charCodeAt(0) | 32;
+/** True when `c[s:e]` starts with `scheme ":"` (ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )). */
+function hasScheme(c: CharCodes, s: number, e: number): boolean {
+  const c0 = c[s]! | 32;
   if (c0 < 97 || c0 > 122) return false;
-  for (let i = 1; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 58) return true;
-    const l = c | 32;
-    if (!((l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) {
+  for (let i = s + 1; i < e; i++) {
+    const ch = c[i]!;
+    if (ch === 58) return true;
+    const l = ch | 32;
+    if (!((l >= 97 && l <= 122) || (ch >= 48 && ch <= 57) || ch === 43 || ch === 45 || ch === 46)) {
       return false;
     }
   }
@@ -113,95 +113,198 @@ const HAS_CALL_ID = 8;
 const HAS_VIA = 16;
 const HAS_ALL = 31;
 
-/** The key of the most common header spellings without a table lookup; undefined when the
- * name is not one of them (then {@linkcode headerKey} decides). */
-function commonKey(name: string): string | undefined {
-  switch (name.length) {
-    case 1:
-      switch (name) {
-        case "v":
-          return "via";
-        case "t":
-          return "to";
-        case "f":
-          return "from";
-        case "i":
-          return "call-id";
-        case "m":
-          return "contact";
-        case "l":
-          return "content-length";
-        case "c":
-          return "content-type";
-      }
-      return undefined;
-    case 2:
-      return name === "To" ? "to" : undefined;
-    case 3:
-      return name === "Via" ? "via" : undefined;
-    case 4:
-      return name === "From" ? "from" : name === "CSeq" ? "cseq" : undefined;
-    case 5:
-      return name === "Route" ? "route" : name === "Allow" ? "allow" : undefined;
-    case 7:
-      return name === "Call-ID" ? "call-id" : name === "Contact" ? "contact" : undefined;
-    case 9:
-      return name === "Supported" ? "supported" : undefined;
-    case 10:
-      return name === "User-Agent" ? "user-agent" : undefined;
-    case 12:
-      return name === "Max-Forwards"
-        ? "max-forwards"
-        : name === "Content-Type"
-        ? "content-type"
-        : name === "Record-Route"
-        ? "record-route"
-        : undefined;
-    case 14:
-      return name === "Content-Length" ? "content-length" : undefined;
+// Lower-case header names, for the case-insensitive comparison of idOfName.
+const N_FROM: Uint8Array = asciiBytes("from");
+const N_CSEQ: Uint8Array = asciiBytes("cseq");
+const N_DATE: Uint8Array = asciiBytes("date");
+const N_ROUTE: Uint8Array = asciiBytes("route");
+const N_ALLOW: Uint8Array = asciiBytes("allow");
+const N_CALL_ID: Uint8Array = asciiBytes("call-id");
+const N_CONTACT: Uint8Array = asciiBytes("contact");
+const N_EXPIRES: Uint8Array = asciiBytes("expires");
+const N_SUPPORTED: Uint8Array = asciiBytes("supported");
+const N_USER_AGENT: Uint8Array = asciiBytes("user-agent");
+const N_MAX_FORWARDS: Uint8Array = asciiBytes("max-forwards");
+const N_RECORD_ROUTE: Uint8Array = asciiBytes("record-route");
+const N_CONTENT_TYPE: Uint8Array = asciiBytes("content-type");
+const N_CONTENT_LENGTH: Uint8Array = asciiBytes("content-length");
+
+// Ids of HEADER_ID_KEYS used by the scan.
+const ID_VIA = 1;
+const ID_TO = 2;
+const ID_FROM = 3;
+const ID_CSEQ = 4;
+const ID_CALL_ID = 5;
+const ID_CONTACT = 6;
+const ID_CONTENT_LENGTH = 7;
+const ID_CONTENT_TYPE = 8;
+const ID_ROUTE = 9;
+const ID_RECORD_ROUTE = 10;
+const ID_MAX_FORWARDS = 11;
+const ID_EXPIRES = 12;
+const ID_DATE = 13;
+const ID_ALLOW = 14;
+const ID_SUPPORTED = 15;
+const ID_USER_AGENT = 16;
+
+/** True when `c[at:at+lit.length]` equals the lower-case `lit` (letters and `-`) in any
+ * case: a letter matches either case (`code | 32`), anything else only itself. The first
+ * character is compared by the caller. */
+function sameName(c: CharCodes, at: number, lit: Uint8Array): boolean {
+  for (let k = 1; k < lit.length; k++) {
+    const l = lit[k]!;
+    const ch = c[at + k]!;
+    if (ch !== l && (l < 97 || (ch | 32) !== l)) return false;
   }
-  return undefined;
+  return true;
+}
+
+/** The id (`headerId(headerKey(name))`) of the header name `c[a:b]`, in any case and in
+ * compact form, without cutting the name out; 0 for any other name. A name with an id is made
+ * of letters and `-` only (so it is a token). */
+function idOfName(c: CharCodes, a: number, b: number): number {
+  const c0 = c[a]! | 32;
+  switch (b - a) {
+    case 1:
+      switch (c0) {
+        case 118: // v
+          return ID_VIA;
+        case 116: // t
+          return ID_TO;
+        case 102: // f
+          return ID_FROM;
+        case 105: // i
+          return ID_CALL_ID;
+        case 109: // m
+          return ID_CONTACT;
+        case 108: // l
+          return ID_CONTENT_LENGTH;
+        case 99: // c
+          return ID_CONTENT_TYPE;
+        case 107: // k
+          return ID_SUPPORTED;
+      }
+      return 0;
+    case 2:
+      return c0 === 116 && (c[a + 1]! | 32) === 111 ? ID_TO : 0;
+    case 3:
+      return c0 === 118 && (c[a + 1]! | 32) === 105 && (c[a + 2]! | 32) === 97 ? ID_VIA : 0;
+    case 4:
+      if (c0 === 102) return sameName(c, a, N_FROM) ? ID_FROM : 0;
+      if (c0 === 99) return sameName(c, a, N_CSEQ) ? ID_CSEQ : 0;
+      return c0 === 100 && sameName(c, a, N_DATE) ? ID_DATE : 0;
+    case 5:
+      if (c0 === 114) return sameName(c, a, N_ROUTE) ? ID_ROUTE : 0;
+      return c0 === 97 && sameName(c, a, N_ALLOW) ? ID_ALLOW : 0;
+    case 7:
+      if (c0 === 99) {
+        if ((c[a + 1]! | 32) === 97) return sameName(c, a, N_CALL_ID) ? ID_CALL_ID : 0;
+        return sameName(c, a, N_CONTACT) ? ID_CONTACT : 0;
+      }
+      return c0 === 101 && sameName(c, a, N_EXPIRES) ? ID_EXPIRES : 0;
+    case 9:
+      return c0 === 115 && sameName(c, a, N_SUPPORTED) ? ID_SUPPORTED : 0;
+    case 10:
+      return c0 === 117 && sameName(c, a, N_USER_AGENT) ? ID_USER_AGENT : 0;
+    case 12:
+      if (c0 === 109) return sameName(c, a, N_MAX_FORWARDS) ? ID_MAX_FORWARDS : 0;
+      if (c0 === 114) return sameName(c, a, N_RECORD_ROUTE) ? ID_RECORD_ROUTE : 0;
+      return c0 === 99 && sameName(c, a, N_CONTENT_TYPE) ? ID_CONTENT_TYPE : 0;
+    case 14:
+      return c0 === 99 && sameName(c, a, N_CONTENT_LENGTH) ? ID_CONTENT_LENGTH : 0;
+  }
+  return 0;
 }
 
 /** What {@linkcode parseFields} found. */
 interface FieldScan {
-  fields: HeaderField[];
+  /** The char codes of the scanned text. */
+  codes: CharCodes;
+  /** The header lines, four numbers each (the layout of `SipMessageInit.headerIndex`). */
+  lines: number[];
+  /** Field objects of the folded lines. */
+  extra: HeaderField[];
   /** HAS_* bits of the mandatory headers seen. */
   seen: number;
-  /** The Content-Length values, in order. */
-  lengths: string[] | undefined;
+  /** The text holding the first Content-Length value (the header section, or the joined
+   * value of a folded line). */
+  lengthText: string;
+  /** Where the first Content-Length value starts in `lengthText`; -1 when absent. */
+  lengthStart: number;
+  /** Where it ends. */
+  lengthEnd: number;
+  /** Any further Content-Length values, in order. */
+  moreLengths: string[] | undefined;
   /** Index just past the empty line that ends the header section; -1 when there is none. */
   bodyAt: number;
 }
 
-/** Split the header lines that start at `from` into fields, undoing line folding, up to the
- * empty line that ends the header section (or the end of `head` when `toEnd`). */
-function parseFields(head: string, from: number, toEnd: boolean): FieldScan {
-  const fields: HeaderField[] = [];
+/** Parse one Content-Length value (`v[start:end]`, trimmed) and merge it with the value
+ * seen before (`previous`, -1 for none). Throws on a negative, non-numeric or conflicting
+ * value (a framing error, RFC 3261 §18.3). */
+function contentLengthAt(v: string, start: number, end: number, previous: number): number {
+  if (start === end) throw new SipParseError("Content-Length is empty");
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) {
+      if (i === start && c === 45 && end - start > 1) {
+        throw new SipParseError(`Content-Length is negative: ${excerpt(v.slice(start, end))}`);
+      }
+      throw new SipParseError(`Content-Length is not a number: ${excerpt(v.slice(start, end))}`);
+    }
+    n = n * 10 + (c - 48);
+  }
+  if (!Number.isSafeInteger(n)) {
+    throw new SipParseError(`Content-Length is too large: ${v.slice(start, end)}`);
+  }
+  if (previous >= 0 && previous !== n) {
+    throw new SipParseError(`Conflicting Content-Length values: ${previous} and ${n}`);
+  }
+  return n;
+}
+
+/**
+ * Split the header lines that start at `from` into fields, undoing line folding, up to the
+ * empty line that ends the header section (or the end of `head` when `toEnd`). `c` holds the
+ * char codes of `head`.
+ *
+ * No object and no string is made for a line: it is recorded as four numbers (see
+ * `SipMessageInit.headerIndex`) and the message makes its field object only if one is asked
+ * for. Only a folded line gets its field object now (its value is joined text).
+ */
+function parseFields(head: string, c: CharCodes, from: number, toEnd: boolean): FieldScan {
+  const lines: number[] = [];
+  const extra: HeaderField[] = [];
   const n = head.length;
   let seen = 0;
-  let lengths: string[] | undefined;
+  let lengthText = "";
+  let lengthStart = -1;
+  let lengthEnd = -1;
+  let moreLengths: string[] | undefined;
   let pos = from;
   // The header being collected (it may continue on folded lines).
-  let name = "";
+  let name = ""; // name and key: only for a folded line
   let key = "";
+  let id = 0;
   let value = "";
   let raw = "";
   let ls = 0;
+  let ne = 0;
   let le = 0;
   let vs = 0;
   let ve = 0;
   let folded = false;
   let open = false;
   let bodyAt = -1;
-  while (pos < n) {
-    let lf = head.indexOf("\n", pos);
+  for (;;) {
+    let lf = pos < n ? head.indexOf("\n", pos) : -1;
     if (lf < 0) {
-      if (!toEnd) break;
+      if (!toEnd || pos >= n) break;
       lf = n;
     }
-    const lineEnd = lf > pos && head.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
-    const c0 = head.charCodeAt(pos);
+    const lineEnd = lf > pos && c[lf - 1] === 13 ? lf - 1 : lf;
+    const c0 = c[pos];
     if (lineEnd === pos) {
       // The empty line: the header section ends here.
       bodyAt = lf + 1;
@@ -215,6 +318,8 @@ function parseFields(head: string, from: number, toEnd: boolean): FieldScan {
         throw new SipParseError(`Header section starts with a continuation line: ${excerpt(line)}`);
       }
       if (!folded) {
+        name = head.slice(ls, ne);
+        key = id !== 0 ? HEADER_ID_KEYS[id] ?? "" : keyOfName(name);
         value = head.slice(vs, ve);
         raw = head.slice(ls, le);
       }
@@ -225,55 +330,58 @@ function parseFields(head: string, from: number, toEnd: boolean): FieldScan {
       continue;
     }
     if (open) {
-      fields.push(
-        folded
-          ? { name, key, value, raw, source: undefined, start: 0, end: 0 }
-          : new ParsedField(head, name, key, ls, vs, ve, le),
-      );
-      if (key === "content-length") (lengths ??= []).push(folded ? value : head.slice(vs, ve));
+      if (folded) {
+        lines.push(-1 - extra.length, 0, 0, id);
+        extra.push({ name, key, value, raw, source: undefined, start: 0, end: 0 });
+      } else {
+        lines.push(ls, vs, ve, id);
+      }
+      if (id === ID_CONTENT_LENGTH) {
+        if (lengthStart < 0) {
+          lengthText = folded ? value : head;
+          lengthStart = folded ? 0 : vs;
+          lengthEnd = folded ? value.length : ve;
+        } else {
+          (moreLengths ??= []).push(folded ? value : head.slice(vs, ve));
+        }
+      }
     }
-    const colon = head.indexOf(":", pos);
-    if (colon < 0 || colon > lineEnd) {
-      throw new SipParseError(`Header line has no colon: ${excerpt(head.slice(pos, lineEnd))}`);
-    }
+    // The colon ends the (short) name: a few typed-array reads beat a string search.
+    let colon = pos;
+    while (colon < lineEnd && c[colon] !== 58) colon++;
+    if (colon === lineEnd) throw badHeaderLine(head, pos, lineEnd);
     // HCOLON allows whitespace between the name and the colon.
-    let nameEnd = colon;
-    while (
-      nameEnd > pos && (head.charCodeAt(nameEnd - 1) === 32 || head.charCodeAt(nameEnd - 1) === 9)
-    ) {
-      nameEnd--;
+    ne = colon;
+    while (ne > pos && (c[ne - 1] === 32 || c[ne - 1] === 9)) ne--;
+    if (ne === pos) throw badHeaderLine(head, pos, lineEnd);
+    id = idOfName(c, pos, ne);
+    if (id === 0) {
+      // Any other name must be a token (a name with an id is one).
+      for (let k = pos; k < ne; k++) {
+        if (!isTokenCode(c[k])) throw badHeaderLine(head, pos, lineEnd);
+      }
     }
-    name = head.slice(pos, nameEnd);
-    const common = commonKey(name);
-    if (common === undefined) {
-      if (!isToken(name)) throw new SipParseError(`Invalid header name: ${excerpt(name)}`);
-      // headerKey() lower-cases every name longer than one letter; only the compact forms
-      // need its table.
-      key = name.length === 1 ? headerKey(name) : name.toLowerCase();
-    } else {
-      key = common;
-    }
-    switch (key) {
-      case "to":
+    switch (id) {
+      case ID_TO:
         seen |= HAS_TO;
         break;
-      case "from":
+      case ID_FROM:
         seen |= HAS_FROM;
         break;
-      case "cseq":
+      case ID_CSEQ:
         seen |= HAS_CSEQ;
         break;
-      case "call-id":
+      case ID_CALL_ID:
         seen |= HAS_CALL_ID;
         break;
-      case "via":
+      case ID_VIA:
         seen |= HAS_VIA;
         break;
     }
     vs = colon + 1;
-    while (vs < lineEnd && (head.charCodeAt(vs) === 32 || head.charCodeAt(vs) === 9)) vs++;
+    while (vs < lineEnd && (c[vs] === 32 || c[vs] === 9)) vs++;
     ve = lineEnd;
-    while (ve > vs && (head.charCodeAt(ve - 1) === 32 || head.charCodeAt(ve - 1) === 9)) ve--;
+    while (ve > vs && (c[ve - 1] === 32 || c[ve - 1] === 9)) ve--;
     ls = pos;
     le = lineEnd;
     value = "";
@@ -283,60 +391,110 @@ function parseFields(head: string, from: number, toEnd: boolean): FieldScan {
     pos = lf + 1;
   }
   if (open) {
-    fields.push(
-      folded
-        ? { name, key, value, raw, source: undefined, start: 0, end: 0 }
-        : new ParsedField(head, name, key, ls, vs, ve, le),
-    );
-    if (key === "content-length") (lengths ??= []).push(folded ? value : head.slice(vs, ve));
+    if (folded) {
+      lines.push(-1 - extra.length, 0, 0, id);
+      extra.push({ name, key, value, raw, source: undefined, start: 0, end: 0 });
+    } else {
+      lines.push(ls, vs, ve, id);
+    }
+    if (id === ID_CONTENT_LENGTH) {
+      if (lengthStart < 0) {
+        lengthText = folded ? value : head;
+        lengthStart = folded ? 0 : vs;
+        lengthEnd = folded ? value.length : ve;
+      } else {
+        (moreLengths ??= []).push(folded ? value : head.slice(vs, ve));
+      }
+    }
   }
   if (toEnd && bodyAt < 0) bodyAt = n;
-  return { fields, seen, lengths, bodyAt };
+  return { codes: c, lines, extra, seen, lengthText, lengthStart, lengthEnd, moreLengths, bodyAt };
 }
 
-/** Parse the Content-Length values: undefined when absent, else the single value. Throws on a
+/** The error for a header line whose name is not a token followed by a colon. */
+function badHeaderLine(head: string, pos: number, lineEnd: number): SipParseError {
+  const colon = head.indexOf(":", pos);
+  if (colon < 0 || colon > lineEnd) {
+    return new SipParseError(`Header line has no colon: ${excerpt(head.slice(pos, lineEnd))}`);
+  }
+  return new SipParseError(`Invalid header name: ${excerpt(trimWsp(head.slice(pos, colon)))}`);
+}
+
+/** The Content-Length of a scan: undefined when absent, else the single value. Throws on a
  * negative, non-numeric or conflicting value (a framing error, RFC 3261 §18.3). */
-function contentLengthOf(values: string[] | undefined): number | undefined {
-  if (values === undefined) return undefined;
-  let length: number | undefined;
-  for (const v of values) {
-    let n = 0;
-    for (let i = 0; i < v.length; i++) {
-      const c = v.charCodeAt(i);
-      if (c < 48 || c > 57) {
-        if (i === 0 && c === 45 && v.length > 1) {
-          throw new SipParseError(`Content-Length is negative: ${excerpt(v)}`);
-        }
-        throw new SipParseError(`Content-Length is not a number: ${excerpt(v)}`);
-      }
-      n = n * 10 + (c - 48);
-    }
-    if (v.length === 0) throw new SipParseError("Content-Length is empty");
-    if (!Number.isSafeInteger(n)) throw new SipParseError(`Content-Length is too large: ${v}`);
-    if (length !== undefined && length !== n) {
-      throw new SipParseError(`Conflicting Content-Length values: ${length} and ${n}`);
-    }
-    length = n;
+function contentLengthOf(scan: FieldScan): number | undefined {
+  if (scan.lengthStart < 0) return undefined;
+  let length = contentLengthAt(scan.lengthText, scan.lengthStart, scan.lengthEnd, -1);
+  const more = scan.moreLengths;
+  if (more !== undefined) {
+    for (const v of more) length = contentLengthAt(v, 0, v.length, length);
   }
   return length;
 }
 
-/** Parse the start line and build the message object. */
+/** The request methods whose names are constants (no string is cut for them). */
+const METHODS: readonly (readonly [Uint8Array, string])[] = [
+  "INVITE",
+  "ACK",
+  "BYE",
+  "CANCEL",
+  "OPTIONS",
+  "REGISTER",
+  "PRACK",
+  "UPDATE",
+  "INFO",
+  "MESSAGE",
+  "SUBSCRIBE",
+  "NOTIFY",
+  "REFER",
+  "PUBLISH",
+].map((m) => [asciiBytes(m), m] as const);
+const SIP_2_0: Uint8Array = asciiBytes("SIP/2.0");
+
+/** The method `c[s:e]` as a constant string when it is a common one. */
+function knownMethod(c: CharCodes, s: number, e: number): string | undefined {
+  const n = e - s;
+  for (const [bytes, name] of METHODS) {
+    if (bytes.length === n && bytes[0] === c[s] && codesEqual(c, s, bytes)) return name;
+  }
+  return undefined;
+}
+
+/** Parse the start line `src[ls:le]` (char codes `c`) and build the message object. */
 function buildMessage(
-  startLine: string,
-  fields: HeaderField[],
+  src: string,
+  c: CharCodes,
+  ls: number,
+  le: number,
+  scan: FieldScan,
   body: Uint8Array,
+  bodyStart: number,
+  bodyLength: number,
 ): SipRequestMessage | SipResponseMessage {
-  const sp1 = startLine.indexOf(" ");
-  if (sp1 <= 0) throw new SipParseError(`Malformed start line: ${excerpt(startLine)}`);
-  const first = startLine.slice(0, sp1);
-  if (first.indexOf("/") >= 0) {
+  const sp1 = src.indexOf(" ", ls);
+  if (sp1 <= ls || sp1 >= le) {
+    throw new SipParseError(`Malformed start line: ${excerpt(src.slice(ls, le))}`);
+  }
+  // The first word: a method (a token) or, with a '/', a SIP version.
+  let token = true;
+  let slash = false;
+  for (let i = ls; i < sp1; i++) {
+    const ch = c[i];
+    if (!isTokenCode(ch)) {
+      token = false;
+      if (ch === 47) slash = true;
+    }
+  }
+  if (slash) {
     // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
+    const first = src.slice(ls, sp1);
+    const startLine = src.slice(ls, le);
     if (!VERSION_RE.test(first)) {
       throw new SipParseError(`Unknown protocol in Status-Line: ${excerpt(first)}`);
     }
-    const sp2 = startLine.indexOf(" ", sp1 + 1);
-    const code = sp2 < 0 ? startLine.slice(sp1 + 1) : startLine.slice(sp1 + 1, sp2);
+    const at = sp1 - ls;
+    const sp2 = startLine.indexOf(" ", at + 1);
+    const code = sp2 < 0 ? startLine.slice(at + 1) : startLine.slice(at + 1, sp2);
     if (!STATUS_RE.test(code)) {
       throw new SipParseError(`Invalid status code in Status-Line: ${excerpt(code)}`);
     }
@@ -344,32 +502,56 @@ function buildMessage(
     if (hasControl(reason)) {
       throw new SipParseError(`Control character in reason phrase: ${excerpt(reason)}`);
     }
-    return new SipResponseMessage({ version: first, status: Number(code), reason, fields, body });
+    return new SipResponseMessage({
+      version: first,
+      status: Number(code),
+      reason,
+      headerIndex: { text: src, codes: c, lines: scan.lines, extra: scan.extra },
+      body,
+      bodyStart,
+      bodyLength,
+    });
   }
   // Request-Line = Method SP Request-URI SP SIP-Version CRLF, single spaces.
-  const sp2 = startLine.indexOf(" ", sp1 + 1);
-  if (sp2 < 0) throw new SipParseError(`Malformed Request-Line: ${excerpt(startLine)}`);
-  if (startLine.indexOf(" ", sp2 + 1) >= 0) {
-    throw new SipParseError(`Request-Line has extra spaces: ${excerpt(startLine)}`);
+  const sp2 = src.indexOf(" ", sp1 + 1);
+  if (sp2 < 0 || sp2 >= le) {
+    throw new SipParseError(`Malformed Request-Line: ${excerpt(src.slice(ls, le))}`);
   }
-  if (!isToken(first)) throw new SipParseError(`Invalid method: ${excerpt(first)}`);
-  const uri = startLine.slice(sp1 + 1, sp2);
-  if (uri.length === 0) {
-    throw new SipParseError(`Request-Line has extra spaces: ${excerpt(startLine)}`);
+  const vs = sp2 + 1;
+  // The usual version, compared in place (then no space can follow it).
+  const usual = le - vs === 7 && codesEqual(c, vs, SIP_2_0);
+  if (!usual) {
+    const sp3 = src.indexOf(" ", vs);
+    if (sp3 >= 0 && sp3 < le) {
+      throw new SipParseError(`Request-Line has extra spaces: ${excerpt(src.slice(ls, le))}`);
+    }
   }
+  if (!token) throw new SipParseError(`Invalid method: ${excerpt(src.slice(ls, sp1))}`);
+  if (sp2 === sp1 + 1) {
+    throw new SipParseError(`Request-Line has extra spaces: ${excerpt(src.slice(ls, le))}`);
+  }
+  const uri = src.slice(sp1 + 1, sp2);
   // SP cannot be left (the line was split on it); other control characters are refused by
   // the URI parser when the URI is first read.
   if (uri.indexOf("\t") >= 0) {
     throw new SipParseError(`Request-URI contains whitespace: ${excerpt(uri)}`);
   }
-  if (!hasScheme(uri)) {
+  if (!hasScheme(c, sp1 + 1, sp2)) {
     throw new SipParseError(`Request-URI is not an absolute URI: ${excerpt(uri)}`);
   }
-  const version = startLine.slice(sp2 + 1);
-  if (version !== "SIP/2.0" && !VERSION_RE.test(version)) {
+  const version = usual ? "SIP/2.0" : src.slice(vs, le);
+  if (!usual && !VERSION_RE.test(version)) {
     throw new SipParseError(`Invalid SIP-Version in Request-Line: ${excerpt(version)}`);
   }
-  return new SipRequestMessage({ version, method: first, uri, fields, body });
+  return new SipRequestMessage({
+    version,
+    method: knownMethod(c, ls, sp1) ?? src.slice(ls, sp1),
+    uri,
+    headerIndex: { text: src, codes: c, lines: scan.lines, extra: scan.extra },
+    body,
+    bodyStart,
+    bodyLength,
+  });
 }
 
 /**
@@ -383,8 +565,9 @@ function buildMessage(
  * - To, From, CSeq, Call-ID and Via must be present; their values are parsed on access.
  *
  * A string input is taken as text: its body bytes are its UTF-8 encoding. For a byte input
- * the body is a view of `input` (no copy): do not overwrite the input buffer while the
- * message is in use (a stream framer must hand over a fresh array or a copy).
+ * the body is a view of `input` (no copy), and the typed accessors read the header bytes of
+ * `input` when first used: do not overwrite the input buffer while the message is in use (a
+ * stream framer must hand over a fresh array or a copy).
  *
  * @param input the message bytes or text
  * @returns the request or response
@@ -406,6 +589,9 @@ export function parseMessage(input: Uint8Array | string): SipRequest | SipRespon
   let bytesBodyAt = -1;
   if (typeof input === "string") {
     text = input;
+    // An ASCII text is handled as its bytes: they are its char codes and hold the body.
+    const encoded = UTF8_ENCODER.encode(input);
+    if (encoded.length === input.length) bytes = encoded;
   } else {
     bytes = input;
     if (input.length <= WHOLE_DECODE_LIMIT) {
@@ -417,13 +603,19 @@ export function parseMessage(input: Uint8Array | string): SipRequest | SipRespon
   }
   let start = 0;
   let scan: FieldScan;
-  let startLine: string;
+  let src: string;
+  let ls: number;
+  let le: number;
   if (text !== undefined) {
     while (text.charCodeAt(start) === 13 || text.charCodeAt(start) === 10) start++;
     const lf = text.indexOf("\n", start);
     if (lf < 0) throw unterminated(text.length - start);
-    startLine = text.slice(start, text.charCodeAt(lf - 1) === 13 ? lf - 1 : lf);
-    scan = parseFields(text, lf + 1, false);
+    src = text;
+    ls = start;
+    le = text.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
+    // Bytes decoded one to one stand for the text's char codes (equal for ASCII; a byte that
+    // is not valid UTF-8 became U+FFFD: both are "not ASCII" to every scan).
+    scan = parseFields(text, bytes ?? charCodesOf(text), lf + 1, false);
     if (scan.bodyAt < 0) throw unterminated(1);
     if (bytes !== undefined) bytesBodyAt = scan.bodyAt;
   } else {
@@ -433,10 +625,18 @@ export function parseMessage(input: Uint8Array | string): SipRequest | SipRespon
     while (b[start] === 13 || b[start] === 10) start++;
     const bounds = headerEndInBytes(b, start);
     if (bounds.end < 0) throw unterminated(b.length - start);
-    const head = UTF8_DECODER.decode(b.subarray(start, bounds.end));
+    const headBytes = b.subarray(start, bounds.end);
+    const head = UTF8_DECODER.decode(headBytes);
     const lf = head.indexOf("\n");
-    startLine = head.slice(0, head.charCodeAt(lf - 1) === 13 ? lf - 1 : lf);
-    scan = parseFields(head, lf + 1, true);
+    src = head;
+    ls = 0;
+    le = head.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
+    scan = parseFields(
+      head,
+      head.length === headBytes.length ? headBytes : charCodesOf(head),
+      lf + 1,
+      true,
+    );
     bytesBodyAt = bounds.body;
   }
   if (scan.seen !== HAS_ALL) {
@@ -444,7 +644,7 @@ export function parseMessage(input: Uint8Array | string): SipRequest | SipRespon
       if ((scan.seen & bit) === 0) throw new SipParseError(`Missing mandatory header: ${label}`);
     }
   }
-  const length = contentLengthOf(scan.lengths);
+  const length = contentLengthOf(scan);
   let rest: Uint8Array;
   let restStart: number;
   if (bytes !== undefined) {
@@ -455,18 +655,11 @@ export function parseMessage(input: Uint8Array | string): SipRequest | SipRespon
     restStart = 0;
   }
   const available = rest.length - restStart;
-  let body: Uint8Array;
-  if (length === undefined) {
-    body = available === 0 ? EMPTY : rest.subarray(restStart);
-  } else {
-    if (length > available) {
-      throw new SipParseError(
-        `Content-Length ${length} exceeds the ${available} body bytes present`,
-      );
-    }
-    body = length === 0 ? EMPTY : rest.subarray(restStart, restStart + length);
+  if (length !== undefined && length > available) {
+    throw new SipParseError(`Content-Length ${length} exceeds the ${available} body bytes present`);
   }
-  return buildMessage(startLine, scan.fields, body);
+  // The message makes the body view when it is first read.
+  return buildMessage(src, scan.codes, ls, le, scan, rest, restStart, length ?? available);
 }
 
 function unterminated(length: number): SipParseError {

@@ -26,6 +26,7 @@ import {
   C_PASSWORD,
   C_SCHEME,
   C_USER,
+  type CharCodes,
   checkEscaped,
   decodeEscaped,
   describeChar,
@@ -38,6 +39,7 @@ import {
   normalizeIpv6,
   parseDigits,
   scanHostName,
+  scanHostNameCodes,
 } from "./grammar.ts";
 import type { Params, Uri } from "./types.ts";
 
@@ -417,6 +419,68 @@ export class SipUri implements Uri {
         if (eq >= 0) return false;
         eq = i;
       } else if (c === 37 || !hasClass(c, C_PARAM)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * {@linkcode SipUri.isSimpleValid} over the char codes of the text (the same answer for
+   * the same characters; reading codes is cheaper than `charCodeAt` on a fresh string).
+   * @param c the char codes (`c[i] === text.charCodeAt(i)`)
+   * @param start where the URI starts
+   * @param end where the URI ends
+   * @returns true when the URI is certainly valid
+   */
+  static isSimpleValidCodes(c: CharCodes, start: number, end: number): boolean {
+    if (
+      start + 4 > end || c[start] !== 115 || c[start + 1] !== 105 || c[start + 2] !== 112 ||
+      c[start + 3] !== 58
+    ) {
+      return false;
+    }
+    const p = start + 4;
+    let h = p;
+    let u = p;
+    while (u < end) {
+      const ch = c[u]!;
+      if (ch === 37 || ch === 58 || ch === 64 || !hasClass(ch, C_USER)) break;
+      u++;
+    }
+    if (u < end && c[u] === 64) {
+      if (u === p) return false;
+      h = u + 1;
+    }
+    const he = scanHostNameCodes(c, h, end);
+    if (he <= h) return false;
+    let k = he;
+    if (k < end && c[k] === 58) {
+      let pe = k + 1;
+      let port = 0;
+      while (pe < end) {
+        const ch = c[pe]!;
+        if (ch < 48 || ch > 57) break;
+        port = port * 10 + (ch - 48);
+        pe++;
+      }
+      if (pe === k + 1 || pe - k > 6 || port > 65535) return false;
+      k = pe;
+    }
+    if (k >= end) return true;
+    if (c[k] !== 59) return false;
+    let segment = k + 1;
+    let eq = -1;
+    for (let i = k + 1; i <= end; i++) {
+      const ch = i < end ? c[i]! : 59;
+      if (ch === 59) {
+        if (i === segment || eq === segment || eq === i - 1) return false;
+        segment = i + 1;
+        eq = -1;
+      } else if (ch === 61) {
+        if (eq >= 0) return false;
+        eq = i;
+      } else if (ch === 37 || !hasClass(ch, C_PARAM)) {
         return false;
       }
     }

@@ -615,3 +615,11 @@ Deno.test("SipUri.isSimpleValid: an '@' outside the user part is never taken as 
     assert.equal(String(SipUri.parse(u)), u);
   }
 });
+
+Deno.test("SipUri: an escaped U+FEFF in the user part is kept when decoded (not taken as a BOM)", () => {
+  const u = parseUri("sip:%EF%BB%BF%00@0.0.0.0");
+  assert.equal(u.user, "\ufeff\u0000");
+  const v = parseUri("sip:0.0.0.0");
+  v.user = "\ufeffbob";
+  assert.equal(parseUri(String(v)).user, "\ufeffbob");
+});
