@@ -77,10 +77,10 @@ function openNode(o: OpenUdpOptions): Promise<UdpSocket> {
       }
     });
     sock.on("message", (msg: Uint8Array, rinfo: { address: string; port: number }) => {
-      o.onDatagram(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), {
-        host: rinfo.address,
-        port: rinfo.port,
-      });
+      // Copied out at its own size: Deno's node:dgram hands each datagram over as a view of a
+      // fresh 64 KiB receive buffer, and a parsed message (kept by a transaction for 32 s,
+      // or by a dialog) would otherwise hold all 64 KiB of it.
+      o.onDatagram(new Uint8Array(msg), { host: rinfo.address, port: rinfo.port });
     });
     sock.bind(o.port, o.host, () => {
       bound = true;

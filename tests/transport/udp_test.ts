@@ -167,3 +167,37 @@ Deno.test("TransportLayer.sendResponse over UDP: 180 and 200 sent without awaiti
     `${disordered.length} of ${all.length} transactions (${got} responses) out of order`,
   );
 });
+
+for (const backend of ["node", "deno"] as const) {
+  Deno.test({
+    name:
+      `udp ${backend}: a received datagram owns a buffer of its own size (a kept message does not hold a 64 KiB receive buffer)`,
+    async fn() {
+      if (backend === "deno" && !denoDatagramAvailable()) {
+        throw new Error("run with --unstable-net to test this back end");
+      }
+      const got: Uint8Array[] = [];
+      const sock = await openUdp({
+        host: "127.0.0.1",
+        port: 0,
+        backend,
+        onDatagram: (data) => got.push(data),
+      });
+      const peer = dgram.createSocket("udp4");
+      try {
+        await new Promise<void>((r) => peer.bind(0, "127.0.0.1", () => r()));
+        for (let i = 0; i < 3; i++) peer.send(`OPTIONS ${i}`, sock.local.port, "127.0.0.1");
+        const end = Date.now() + 2000;
+        while (got.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+        assert.equal(got.length, 3);
+        for (const d of got) {
+          assert.equal(d.byteLength, 9);
+          assert.equal(d.buffer.byteLength, d.byteLength, "the datagram's buffer is its own size");
+        }
+      } finally {
+        peer.close();
+        await sock.close();
+      }
+    },
+  });
+}
