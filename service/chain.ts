@@ -71,6 +71,66 @@ export class ChainError extends Error {
   }
 }
 
+/** True for a promise or any other thenable. */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null &&
+    typeof (v as { then?: unknown }).then === "function";
+}
+
+/** The plain callback behind a link made by {@linkcode fromCallback}. */
+const PLAIN: unique symbol = Symbol("sipkit.plainCallback");
+
+/** A link made by {@linkcode fromCallback}, which remembers its callback. */
+type PlainLink<A extends readonly unknown[], R> = Link<A, R> & {
+  [PLAIN]?: PlainCallback<A, R>;
+};
+
+/** A composed chain that answers synchronously when it can: see {@linkcode composeMaybe}. */
+export type MaybeChain<A extends readonly unknown[], R> = (
+  args: A,
+) => R | NoReply | Promise<R | NoReply>;
+
+/**
+ * Compose like {@linkcode composeRaw}, without promises where none are needed: the plain
+ * callbacks at the head of the chain (links made by {@linkcode fromCallback}) are called
+ * directly, and when one answers synchronously (or all continue and the terminal answers
+ * synchronously) that value is returned as is. From the first other link on, or when a
+ * callback returns a promise, the result is a promise, as with `composeRaw`.
+ *
+ * Unlike `composeRaw`, an exception thrown synchronously by a plain callback or the terminal
+ * is thrown by the composed function (not turned into a rejection).
+ *
+ * @param links the links, in order (the first one runs first)
+ * @param terminal the default, run when every link continued
+ * @returns the composed chain
+ */
+export function composeMaybe<A extends readonly unknown[], R>(
+  links: readonly Link<A, R>[],
+  terminal: Terminal<A, R>,
+): MaybeChain<A, R> {
+  const list = links.slice() as PlainLink<A, R>[];
+  const n = list.length;
+  const raw = composeRaw(list, terminal);
+  // The chain from link i on, for when a link that is not a plain callback comes.
+  const tails = list.map((_, i) => i === 0 ? raw : composeRaw(list.slice(i), terminal));
+  const run = (from: number, args: A): R | NoReply | Promise<R | NoReply> => {
+    for (let i = from; i < n; i++) {
+      const plain = list[i]![PLAIN];
+      if (plain === undefined) return tails[i]!(args);
+      const result = plain(...args);
+      if (isThenable(result)) {
+        const next = i + 1;
+        return Promise.resolve(result).then((r) =>
+          r === undefined ? run(next, args) : r as R | NoReply
+        );
+      }
+      if (result !== undefined) return result as R | NoReply;
+    }
+    return terminal(args);
+  };
+  return (args: A): R | NoReply | Promise<R | NoReply> => run(0, args);
+}
+
 /**
  * Compose links and a terminal default into one function. Build it once; calling it per
  * message allocates only the `next` closures actually used.
@@ -126,12 +186,6 @@ export function compose<A extends readonly unknown[], R>(
   return (args: A): Promise<R> => raw(args).then(map);
 }
 
-/** True for a promise or any other thenable. */
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === "object" && v !== null &&
-    typeof (v as { then?: unknown }).then === "function";
-}
-
 /** A plain positional callback: `undefined` continues, {@linkcode NO_REPLY} stops without a
  * value, anything else answers. */
 export type PlainCallback<A extends readonly unknown[], R> = (
@@ -150,11 +204,13 @@ export function fromCallback<A extends readonly unknown[], R>(
 ): Link<A, R> {
   // No async wrapper: a callback that answers synchronously (the common case) costs no
   // promise here; the chain wraps the link's result once.
-  return (args, next) => {
+  const link: PlainLink<A, R> = (args, next) => {
     const result = fn(...args);
     if (isThenable(result)) {
       return Promise.resolve(result).then((r) => r === undefined ? next() : r as R | NoReply);
     }
     return result === undefined ? next() : result as R | NoReply;
   };
+  link[PLAIN] = fn;
+  return link;
 }

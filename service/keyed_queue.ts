@@ -41,6 +41,7 @@ interface Active {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const NOOP = (): void => {};
 
 /** True for a promise or any other thenable. */
 function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
@@ -51,6 +52,11 @@ function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
 interface Entry {
   tail: Promise<void>;
   pending: number;
+  /** True while a task started by `runNow` runs its synchronous part (the tail does not
+   * say when it ends yet). */
+  syncRunning: boolean;
+  /** Resolves the tail handed out to tasks queued during that synchronous part. */
+  release: (() => void) | undefined;
 }
 
 /** Serializes tasks per key. */
@@ -115,6 +121,60 @@ export class KeyedQueue {
     return this.#enqueue(key, fn);
   }
 
+  /**
+   * Like {@linkcode KeyedQueue.run}, without the promise hops when they are not needed: when
+   * `key` is idle, `fn` runs **at once** (before `runNow` returns) as a task of `key`, and
+   * a synchronous result is returned as is (a throw propagates synchronously); only a
+   * promise result keeps the key busy until it settles. When `key` is busy, or from inside
+   * a task of `key`, it behaves as `run` (queued, or inline). Tasks queued for `key` while
+   * `fn` runs start after it, as with `run`.
+   *
+   * @param key the serialization key (e.g. a Call-ID)
+   * @param fn the task
+   * @returns the task's result: plain when `fn` ran at once and returned a plain value
+   */
+  runNow<T>(key: string, fn: () => T | Promise<T>): T | Promise<T> {
+    if (this.#entries.has(key) || this.#inside(key) !== undefined) return this.run(key, fn);
+    const entry: Entry = { tail: RESOLVED, pending: 1, syncRunning: true, release: undefined };
+    this.#entries.set(key, entry);
+    // Not nested in the caller's task, as for a queued task.
+    const active: Active = { queue: this, key, done: false, parent: undefined };
+    let value: T | Promise<T>;
+    try {
+      value = this.#als.run(active, fn);
+    } catch (error) {
+      this.#endNow(key, entry, active);
+      throw error;
+    }
+    if (!isThenable(value)) {
+      this.#endNow(key, entry, active);
+      return value;
+    }
+    entry.syncRunning = false;
+    const result = Promise.resolve(value).then((v) => {
+      this.#endNow(key, entry, active);
+      return v;
+    }, (error: unknown) => {
+      this.#endNow(key, entry, active);
+      throw error;
+    });
+    // Tasks queued during the synchronous part wait for `release`; later ones for `tail`.
+    if (entry.release === undefined) entry.tail = result.then(NOOP, NOOP);
+    return result;
+  }
+
+  /** The end of a task started by `runNow`: let the tasks queued behind it go. */
+  #endNow(key: string, entry: Entry, active: Active): void {
+    active.done = true;
+    entry.syncRunning = false;
+    const release = entry.release;
+    if (release !== undefined) {
+      entry.release = undefined;
+      release();
+    }
+    this.#settle(key, entry);
+  }
+
   /** Queue `fn` behind every task of `key`, also when called from inside one (never inline).
    * The caller must not await the result from inside a task of the same key.
    * @param key the serialization key
@@ -128,11 +188,15 @@ export class KeyedQueue {
   #enqueue<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { tail: RESOLVED, pending: 0 };
+      entry = { tail: RESOLVED, pending: 0, syncRunning: false, release: undefined };
       this.#entries.set(key, entry);
     }
     const e = entry;
     e.pending++;
+    if (e.syncRunning && e.release === undefined) {
+      // The `runNow` task is in its synchronous part: wait for its end.
+      e.tail = new Promise<void>((resolve) => (e.release = resolve));
+    }
     // Run outside any current task's context: a queued task is not nested in its poster
     // (its mark has no parent).
     const result = e.tail.then(() => this.#exec(key, fn, undefined));

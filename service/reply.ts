@@ -194,6 +194,18 @@ function headerEntries(map: HeaderMap | undefined): [string, HeaderValue | Heade
   return map === undefined ? [] : Object.entries(map);
 }
 
+/** A reply with only a status (one object, fresh lists). */
+function simpleReply(status: number): NormalizedReply {
+  return {
+    status,
+    reason: undefined,
+    headers: [],
+    addHeaders: [],
+    body: undefined,
+    contentType: undefined,
+  };
+}
+
 /** True when a value is a valid reply (without throwing).
  * @param value any value
  * @returns whether {@linkcode normalizeReply} accepts it
@@ -213,21 +225,13 @@ export function isReplyValue(value: unknown): value is ReplyValue {
  * @throws InvalidReplyError for an unknown shorthand, a bad status or a malformed object
  */
 export function normalizeReply(value: ReplyValue): NormalizedReply {
-  const base: NormalizedReply = {
-    status: 0,
-    reason: undefined,
-    headers: [],
-    addHeaders: [],
-    body: undefined,
-    contentType: undefined,
-  };
-  if (typeof value === "number") return { ...base, status: checkStatus(value) };
+  if (typeof value === "number") return simpleReply(checkStatus(value));
   if (typeof value === "string") {
     const code = (REPLY_SHORTHANDS as Record<string, number | undefined>)[value];
     if (code === undefined || !Object.hasOwn(REPLY_SHORTHANDS, value)) {
       throw new InvalidReplyError(`Unknown reply shorthand "${value}"`);
     }
-    return { ...base, status: code };
+    return simpleReply(code);
   }
   if (value === null || typeof value !== "object") {
     throw new InvalidReplyError(`A reply must be a number, a shorthand or an object`);
@@ -239,16 +243,19 @@ export function normalizeReply(value: ReplyValue): NormalizedReply {
     }
     const status = targets.length > 1 ? 300 : value.permanent === true ? 301 : 302;
     const contacts = targets.map((t) => (t.startsWith("<") ? t : `<${t}>`));
-    return { ...base, status, headers: [["Contact", contacts]] };
+    const reply = simpleReply(status);
+    reply.headers.push(["Contact", contacts]);
+    return reply;
   }
   if ("answer" in value) {
     if (typeof value.answer !== "string") {
       throw new InvalidReplyError("An answer reply needs the SDP text");
     }
     return {
-      ...base,
       status: 200,
+      reason: undefined,
       headers: headerEntries(value.headers),
+      addHeaders: [],
       body: encoder.encode(value.answer),
       contentType: "application/sdp",
     };

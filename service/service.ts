@@ -37,7 +37,14 @@ import { AsyncLocalStorage, createHash, getLogger, type Logger } from "../deps.t
 import type { Clock } from "../sip/clock.ts";
 import type { SipMessage } from "../sip/types.ts";
 import type { ListenerInfo } from "../transport/types.ts";
-import { type Chain, composeRaw, fromCallback, type Link, NO_REPLY } from "./chain.ts";
+import {
+  type Chain,
+  composeMaybe,
+  composeRaw,
+  fromCallback,
+  type Link,
+  NO_REPLY,
+} from "./chain.ts";
 import {
   ConfigError,
   mergeConfig,
@@ -249,6 +256,10 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
   /** SIP callbacks with no user callback and no plugin link, by name: the stack calls the
    * built-in default directly (no chain, no promise). */
   #defaultOnly = new Set<CallbackName>();
+  /** Per SIP callback name, the chain as the SIP stack calls it: synchronous while every
+   * link that runs answers synchronously (see `composeMaybe`), `NO_REPLY` mapped to
+   * `undefined`. */
+  #stackChains = new Map<CallbackName, (...args: unknown[]) => unknown>();
   #hooksIn: PluginSlot[] = [];
   #hooksOut: PluginSlot[] = [];
   #registry: ServiceRegistry;
@@ -627,6 +638,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
   #compose(config: ServiceConfig<S>, slots: readonly PluginSlot[]): Map<CallbackName, AnyChain> {
     const chains = new Map<CallbackName, AnyChain>();
     const defaultOnly = new Set<CallbackName>();
+    const stackChains = new Map<CallbackName, (...args: unknown[]) => unknown>();
     const userCallbacks = config.callbacks as Record<string, unknown>;
     const build = (name: CallbackName, terminal: (args: readonly unknown[]) => unknown) => {
       const links: Link<readonly unknown[], unknown>[] = [];
@@ -640,6 +652,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       }
       if (links.length === 0) defaultOnly.add(name);
       chains.set(name, composeRaw<readonly unknown[], unknown>(links, terminal));
+      return links;
     };
     build("handleCall", () => undefined);
     for (const name of GEN_SERVER_CHAINS.slice(1)) {
@@ -653,13 +666,19 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       (...args: readonly unknown[]) => unknown
     >;
     for (const name of SIP_CALLBACK_NAMES) {
+      let terminal: (args: readonly unknown[]) => unknown;
       if (name === "sipReinvite") {
         // NkSIP: an unimplemented sipReinvite behaves as sipInvite (the composed chain).
-        build(name, (args) => mapNoReply(chains.get("sipInvite") as AnyChain, args));
+        terminal = (args) => mapNoReply(chains.get("sipInvite") as AnyChain, args);
       } else {
         const fn = defaults[name] as (...args: readonly unknown[]) => unknown;
-        build(name, (args) => fn(...args));
+        terminal = (args) => fn(...args);
       }
+      const maybe = composeMaybe<readonly unknown[], unknown>(build(name, terminal), terminal);
+      stackChains.set(name, (...args: unknown[]): unknown => {
+        const result = maybe(args);
+        return isThenable(result) ? result.then(noReplyToUndefined) : noReplyToUndefined(result);
+      });
     }
     // SIP chains resolve NO_REPLY to undefined ("answer later"); gen_server ones keep it.
     for (const name of SIP_CALLBACK_NAMES) {
@@ -667,6 +686,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       chains.set(name, (args) => mapNoReply(raw, args));
     }
     this.#defaultOnly = defaultOnly;
+    this.#stackChains = stackChains;
     return chains;
   }
 
@@ -680,7 +700,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       // The default `sipReinvite` runs the stack's `sipInvite`, i.e. the composed chain.
       this.#stackCallbacks[name] = this.#defaultOnly.has(name)
         ? defaults[name]!
-        : this.#sipFacade[name] as (...args: unknown[]) => unknown;
+        : this.#stackChains.get(name)!;
     }
     this.#hooksIn = slots.filter((s) => s.plugin.runtime.messageIn !== undefined);
     this.#hooksOut = slots.filter((s) => s.plugin.runtime.messageOut !== undefined);
@@ -1108,6 +1128,11 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       closeTimeout: next.closeTimeout,
     });
   }
+}
+
+function isThenable(v: unknown): v is Promise<unknown> {
+  return typeof v === "object" && v !== null &&
+    typeof (v as { then?: unknown }).then === "function";
 }
 
 function noReplyToUndefined(r: unknown): unknown {

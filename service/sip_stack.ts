@@ -58,9 +58,10 @@ import { glareBackoff } from "../sip/invite_session.ts";
 import { TransactionLayer } from "../sip/transaction_layer.ts";
 import type { ClientTransaction, InviteClientTransaction } from "../sip/transaction_client.ts";
 import type { InviteServerTransaction, ServerTransaction } from "../sip/transaction_server.ts";
-import { checkUasRequest } from "../sip/uas_core.ts";
+import { checkUasRequest, type UasCheckOptions } from "../sip/uas_core.ts";
 import { parseUri } from "../sip/uri.ts";
 import { validateMessage } from "../sip/validate.ts";
+import { type HeaderField, makeHeaderField } from "../sip/message.ts";
 import type { HeaderValue, SipMessage, SipRequest, SipResponse, Uri } from "../sip/types.ts";
 import {
   TransportLayer,
@@ -462,10 +463,37 @@ function applyHeaders(
   if (add !== undefined) { for (const [name, value] of add) msg.appendHeader(name, value); }
 }
 
+/** The 2xx retransmission state of a UAS dialog (§13.3.1.4). */
+interface Retrans {
+  /** The CSeq of the INVITE whose ACK stops it. */
+  cseq: number;
+  /** The one timer: the next retransmission, or the 64*T1 end. */
+  timer: TimerId | undefined;
+  /** ms from the first 2xx to when `timer` fires. */
+  elapsed: number;
+  /** The next retransmission interval (Infinity on reliable transports: none). */
+  interval: number;
+}
+
 function sdpOf(msg: SipMessage): string | undefined {
   return msg.contentLength > 0 && msg.contentType === "application/sdp"
     ? msg.bodyText()
     : undefined;
+}
+
+/** The SDP text of an `{ answer }` reply (the body it becomes, as text), when the text is
+ * well-formed UTF-16 (else the body, encoded with replacement characters, differs). */
+function answerText(value: ReplyValue): string | undefined {
+  if (typeof value !== "object" || value === null || !("answer" in value)) return undefined;
+  const text = value.answer;
+  return typeof text === "string" && text.isWellFormed() ? text : undefined;
+}
+
+/** FNV-1a style: each UTF-16 code unit of `text` xored into `h`, then multiplied by the odd
+ * `prime`; a newline ends the part (so "ab"+"c" and "a"+"bc" differ). */
+function mixHash(h: number, text: string, prime: number): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), prime);
+  return Math.imul(h ^ 10, prime);
 }
 
 function errorText(error: unknown): string {
@@ -487,7 +515,7 @@ class DialogEntry implements DialogHandle {
   /** UAC with autoAck false: the 2xx awaiting our ACK. */
   awaitingAck: { cseq: number; response: SipResponse } | undefined;
   /** UAS: 2xx retransmission until the ACK (§13.3.1.4). */
-  retrans: { cseq: number; timer: TimerId | undefined; giveUp: TimerId | undefined } | undefined;
+  retrans: Retrans | undefined;
   localSdp: string | undefined;
   remoteSdp: string | undefined;
   /** An offer we made that awaits the answer (late offer in a 2xx to our INVITE). */
@@ -645,11 +673,13 @@ class Stack implements SipStack {
   readonly #dialogs = new DialogTable();
   readonly #entries = new Map<string, DialogEntry>();
   readonly #pending = new Map<ClientTransaction<Ctx>, Pending>();
-  readonly #serverCalls = new WeakMap<ServerTransaction<Ctx>, ServerCall>();
   readonly #calls = new Map<string, number>();
-  /** Contacts of responses by transport, address family and user (see `#contactForInbound`). */
-  readonly #contactCache = new Map<string, string>();
+  /** Contacts of responses by transport and address family (IPv4, IPv6), for `#contactUser`
+   * (see `#contactForInbound`). */
+  readonly #contactCache = new Map<TransportName, [string | undefined, string | undefined]>();
   #contactGeneration = -1;
+  /** The user part the cached contacts were built with. */
+  #contactUser = "";
   readonly #listenIds = new Map<string, string[]>();
   readonly #timers = new Set<TimerId>();
   readonly #sleepers = new Set<() => void>();
@@ -671,6 +701,10 @@ class Stack implements SipStack {
   #callbacks: SipCallbacks;
   #capabilities: Capabilities;
   #acceptedMethods: string[];
+  /** The §8.2 check options, for `#capabilities` (see `#uasChecks`). */
+  #checks:
+    | { caps: Capabilities; plain: UasCheckOptions; merged: UasCheckOptions }
+    | undefined;
   #maxCalls: number;
   #maxTransactions: number;
   #fromUser: string;
@@ -679,6 +713,7 @@ class Stack implements SipStack {
   #uacPending = 0;
   #inflightServer = 0;
   #statelessReplies = 0;
+  #capFields: { caps: Capabilities; fields: readonly HeaderField[] } | undefined;
   /** Seeds of the stateless To tags, from the stack's random secret. */
   #tagSeedA = 0x811c9dc5;
   #tagSeedB = 0x050c5d1f;
@@ -778,7 +813,6 @@ class Stack implements SipStack {
     let timers = this.#tl.timerCount + this.#dialogs.timerCount + this.#timers.size;
     for (const e of this.#entries.values()) {
       if (e.retrans?.timer !== undefined) timers++;
-      if (e.retrans?.giveUp !== undefined) timers++;
     }
     return {
       transactions: this.#tl.transactionCount,
@@ -1058,19 +1092,27 @@ class Stack implements SipStack {
         this.#fromUser,
       );
     }
-    if (this.#contactGeneration !== t.listenerGeneration) {
+    if (
+      this.#contactGeneration !== t.listenerGeneration || this.#contactUser !== this.#fromUser
+    ) {
       this.#contactCache.clear();
       this.#contactGeneration = t.listenerGeneration;
+      this.#contactUser = this.#fromUser;
     }
     const v6 = host.includes(":");
-    const key = `${inbound.transport}|${v6}|${this.#fromUser}`;
-    let contact = this.#contactCache.get(key);
+    let pair = this.#contactCache.get(inbound.transport);
+    if (pair === undefined) {
+      pair = [undefined, undefined];
+      this.#contactCache.set(inbound.transport, pair);
+    }
+    const slot = v6 ? 1 : 0;
+    let contact = pair[slot];
     if (contact === undefined) {
       contact = this.#contactFor(
         { transport: inbound.transport, host, port: inbound.remote.port },
         this.#fromUser,
       );
-      this.#contactCache.set(key, contact);
+      pair[slot] = contact;
     }
     return contact;
   }
@@ -1091,6 +1133,23 @@ class Stack implements SipStack {
   }
 
   // --- inbound ---
+
+  /** The §8.2 check options for the current capabilities (built once per change). */
+  #uasChecks(merged: boolean): UasCheckOptions {
+    const caps = this.#capabilities;
+    let checks = this.#checks;
+    if (checks === undefined || checks.caps !== caps) {
+      const base = {
+        allow: this.#acceptedMethods,
+        advertise: caps.allow,
+        supported: caps.supported,
+        accept: caps.accept,
+      };
+      checks = { caps, plain: { ...base, merged: false }, merged: { ...base, merged: true } };
+      this.#checks = checks;
+    }
+    return merged ? checks.merged : checks.plain;
+  }
 
   #onInbound(m: InboundMessage): void {
     const hooks = this.#hooks;
@@ -1151,10 +1210,10 @@ class Stack implements SipStack {
         merged: false,
       }) !== undefined
     ) return false;
-    const res = createResponse(req, 200, "OK", { toTag: this.#statelessTag(req) });
-    const caps = this.#capabilities;
-    const headers = caps[CAPABILITY_HEADERS] ?? capabilityHeaders(caps);
-    for (const name in headers) res.setHeader(name, headers[name]!);
+    const res = createResponse(req, 200, "OK", {
+      toTag: this.#statelessTag(req),
+      fields: this.#capabilityFields(),
+    });
     this.#statelessReplies++;
     const sent = this.transport.sendResponse(res, m);
     const hooks = this.#hooks;
@@ -1166,23 +1225,33 @@ class Stack implements SipStack {
     return true;
   }
 
+  /** The capability headers of an OPTIONS 200 as header fields, made once per change of the
+   * capabilities. */
+  #capabilityFields(): readonly HeaderField[] {
+    const caps = this.#capabilities;
+    if (this.#capFields?.caps !== caps) {
+      const headers = caps[CAPABILITY_HEADERS] ?? capabilityHeaders(caps);
+      const fields = Object.keys(headers).map((name) => makeHeaderField(name, headers[name]!));
+      this.#capFields = { caps, fields };
+    }
+    return this.#capFields.fields;
+  }
+
   #statelessSendFailed(error: unknown): void {
     this.#log.debug("Stateless OPTIONS reply not sent: {error}", { error: errorText(error) });
   }
 
   /** A To tag that is the same for every copy of a request (RFC 3261 §8.2.7: a stateless
-   * UAS MUST generate tags the same way for the same request): two 32-bit FNV-1a hashes of
-   * Call-ID, From tag, CSeq and top Via branch, keyed with this stack's secret. */
+   * UAS MUST generate tags the same way for the same request): two 32-bit multiplicative
+   * (FNV-1a style) hashes, with different multipliers, of Call-ID, From tag, CSeq and top Via
+   * branch, seeded from this stack's random secret. */
   #statelessTag(req: SipRequest): string {
-    const key = `${req.callId}\n${req.from.tag ?? ""}\n${req.cseq.seq}\n${
-      req.vias[0]?.branch ?? ""
-    }`;
+    const parts = [req.callId, req.from.tag ?? "", String(req.cseq.seq), req.vias[0]?.branch ?? ""];
     let a = this.#tagSeedA;
     let b = this.#tagSeedB;
-    for (let i = 0; i < key.length; i++) {
-      const c = key.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x01000193);
+    for (const part of parts) {
+      a = mixHash(a, part, 0x01000193);
+      b = mixHash(b, part, 0x5bd1e995);
     }
     return "s" + (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
   }
@@ -1199,7 +1268,8 @@ class Stack implements SipStack {
       return;
     }
     const call = new ServerCall(this, req, tx, ctx.inbound);
-    this.#serverCalls.set(tx, call);
+    // The transaction's TU slot finds the call for a CANCEL (no side table per request).
+    tx.owner = call;
     // While closing, only requests inside live dialogs (BYE, re-INVITE, ...) are processed.
     if (
       this.#closing && (req.to.tag === undefined || this.#dialogs.forRequest(req) === undefined)
@@ -1222,21 +1292,42 @@ class Stack implements SipStack {
     this.#callRef(callId, 1);
     this.#inflightServer++;
     call.tracked = true;
-    // One reaction for both outcomes (not .catch().finally(): a promise less per request).
-    const done = (): void => {
-      if (call.replied || call.tx.state === "terminated") this.#finishCall(call);
-    };
-    this.#queue.run(callId, () => this.#pipeline(call, merged)).then(done, (error) => {
-      try {
-        this.#log.error("Request pipeline failed: {error}", { error: errorText(error) });
-        if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
-      } finally {
-        done();
-      }
-    });
+    // The pipeline runs at once when the Call-ID is idle, and stays synchronous unless a
+    // callback returns a promise: no promise hop per request in the common case.
+    let running: void | Promise<void>;
+    try {
+      running = this.#queue.runNow(callId, () => this.#pipeline(call, merged));
+    } catch (error) {
+      this.#pipelineFailed(call, error);
+      return;
+    }
+    if (running === undefined) {
+      this.#pipelineDone(call);
+      return;
+    }
+    running.then(
+      () => this.#pipelineDone(call),
+      (error) => this.#pipelineFailed(call, error),
+    );
   }
 
-  async #pipeline(call: ServerCall, merged: boolean): Promise<void> {
+  #pipelineDone(call: ServerCall): void {
+    if (call.replied || call.tx.state === "terminated") this.#finishCall(call);
+  }
+
+  #pipelineFailed(call: ServerCall, error: unknown): void {
+    try {
+      this.#log.error("Request pipeline failed: {error}", { error: errorText(error) });
+      if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
+    } finally {
+      this.#pipelineDone(call);
+    }
+  }
+
+  /** The processing of a new request: checks, authorization, routing, the method callback.
+   * Synchronous (returns undefined) unless a callback returns a promise or authorization or
+   * routing callbacks have to run. Never rejects: a throwing callback gets a 500. */
+  #pipeline(call: ServerCall, merged: boolean): void | Promise<void> {
     const req = call.request;
     const cb = this.#callbacks;
     try {
@@ -1247,12 +1338,28 @@ class Stack implements SipStack {
       }
       // Authorization (NkSIP: sip_get_user_pass, then sip_authorize). Skipped when it can
       // only end in the default's "ok": no credentials to check and no sipAuthorize of ours.
+      // Routing is skipped when only the default, "process", would answer.
       const credentials = req.hasHeader("Authorization") ||
         req.hasHeader("Proxy-Authorization");
-      if (credentials || cb.sipAuthorize !== DEFAULTS.sipAuthorize) {
+      const authorize = credentials || cb.sipAuthorize !== DEFAULTS.sipAuthorize;
+      if (authorize || cb.sipRoute !== DEFAULTS.sipRoute) {
+        return this.#pipelineAsync(call, merged, authorize);
+      }
+      const pending = this.#process(call, merged);
+      if (pending !== undefined) return pending.catch((error) => this.#callbackFailed(call, error));
+    } catch (error) {
+      this.#callbackFailed(call, error);
+    }
+  }
+
+  /** The pipeline after validation when authorization or routing callbacks run. */
+  async #pipelineAsync(call: ServerCall, merged: boolean, authorize: boolean): Promise<void> {
+    const req = call.request;
+    const cb = this.#callbacks;
+    try {
+      if (authorize) {
         if (!(await this.#authorize(call, req, cb))) return;
       }
-      // Routing (skipped when only the default, "process", would answer).
       if (cb.sipRoute !== DEFAULTS.sipRoute) {
         const uri = req.uri;
         const route: RouteDecision = await cb.sipRoute(
@@ -1274,72 +1381,82 @@ class Stack implements SipStack {
           return;
         }
       }
-      // §8.2 checks.
-      const rejection = checkUasRequest(req, {
-        allow: this.#acceptedMethods,
-        advertise: this.#capabilities.allow,
-        supported: this.#capabilities.supported,
-        accept: this.#capabilities.accept,
-        merged,
-      });
-      if (rejection !== undefined) {
-        this.#replyRaw(call, rejection.status, rejection.reason, rejection.headers);
-        return;
-      }
-      // §12.2.2 in-dialog requests.
-      const inDialog = req.to.tag !== undefined;
-      if (inDialog) {
-        const dialog = this.#dialogs.forRequest(req);
-        const entry = dialog === undefined ? undefined : this.#entries.get(dialog.id);
-        if (dialog === undefined || entry === undefined) {
-          this.#replyRaw(call, 481, "Call/Transaction Does Not Exist");
-          return;
-        }
-        if (req.method === "INVITE") {
-          // §14.2: glare with our own re-INVITE → 491; a second incoming one → 500.
-          if (entry.pendingInvite !== undefined) {
-            this.#replyRaw(call, 491, "Request Pending");
-            return;
-          }
-          if (entry.incomingInvite || entry.retrans !== undefined) {
-            this.#replyRaw(call, 500, "Server Internal Error", [["Retry-After", "1"]]);
-            return;
-          }
-        }
-        const stateBefore = dialog.state;
-        const rej = dialog.receiveRequest(req);
-        if (rej !== undefined) {
-          this.#replyRaw(call, rej.status, rej.reason);
-          return;
-        }
-        call.entry = entry;
-        if (call.inbound.flowId !== undefined) entry.flow = flowTarget(call.inbound);
-        if (req.method === "INVITE") entry.incomingInvite = true;
-        if (req.method === "BYE") {
-          this.#stopRetrans(entry);
-          if (stateBefore !== "terminated") this.#sessionStop(entry);
-        }
-      }
-      const name = methodCallbackName(req.method, inDialog);
-      if (name === undefined) {
-        const allow = this.#capabilities[CAPABILITY_HEADERS]?.Allow ??
-          this.#capabilities.allow.join(", ");
-        this.#replyRaw(call, 405, "Method Not Allowed", [["Allow", allow]]);
-        return;
-      }
-      const result = cb[name](req, call);
-      // A callback that answered synchronously (the defaults, most user callbacks) is not
-      // awaited.
-      const value = isPromise(result) ? await result : result;
-      if (value !== undefined && typeof value !== "symbol") call.reply(value);
-      else if (!call.replied) this.#deferGuard(call);
+      await this.#process(call, merged);
     } catch (error) {
-      this.#log.error("SIP callback for {method} failed: {error}", {
-        method: req.method,
-        error: errorText(error),
-      });
-      if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
+      this.#callbackFailed(call, error);
     }
+  }
+
+  #callbackFailed(call: ServerCall, error: unknown): void {
+    this.#log.error("SIP callback for {method} failed: {error}", {
+      method: call.request.method,
+      error: errorText(error),
+    });
+    if (!call.replied) this.#replyRaw(call, 500, "Server Internal Error");
+  }
+
+  /** §8.2 checks, §12.2.2 in-dialog matching, then the method callback. Returns a promise
+   * only when the callback returned one (a callback answering synchronously, as the
+   * defaults and most user callbacks do, is not awaited). May throw. */
+  #process(call: ServerCall, merged: boolean): Promise<void> | undefined {
+    const req = call.request;
+    // §8.2 checks.
+    const rejection = checkUasRequest(req, this.#uasChecks(merged));
+    if (rejection !== undefined) {
+      this.#replyRaw(call, rejection.status, rejection.reason, rejection.headers);
+      return;
+    }
+    // §12.2.2 in-dialog requests.
+    const inDialog = req.to.tag !== undefined;
+    if (inDialog) {
+      const dialog = this.#dialogs.forRequest(req);
+      const entry = dialog === undefined ? undefined : this.#entries.get(dialog.id);
+      if (dialog === undefined || entry === undefined) {
+        this.#replyRaw(call, 481, "Call/Transaction Does Not Exist");
+        return;
+      }
+      if (req.method === "INVITE") {
+        // §14.2: glare with our own re-INVITE → 491; a second incoming one → 500.
+        if (entry.pendingInvite !== undefined) {
+          this.#replyRaw(call, 491, "Request Pending");
+          return;
+        }
+        if (entry.incomingInvite || entry.retrans !== undefined) {
+          this.#replyRaw(call, 500, "Server Internal Error", [["Retry-After", "1"]]);
+          return;
+        }
+      }
+      const stateBefore = dialog.state;
+      const rej = dialog.receiveRequest(req);
+      if (rej !== undefined) {
+        this.#replyRaw(call, rej.status, rej.reason);
+        return;
+      }
+      call.entry = entry;
+      if (call.inbound.flowId !== undefined) entry.flow = flowTarget(call.inbound);
+      if (req.method === "INVITE") entry.incomingInvite = true;
+      if (req.method === "BYE") {
+        this.#stopRetrans(entry);
+        if (stateBefore !== "terminated") this.#sessionStop(entry);
+      }
+    }
+    const name = methodCallbackName(req.method, inDialog);
+    if (name === undefined) {
+      const allow = this.#capabilities[CAPABILITY_HEADERS]?.Allow ??
+        this.#capabilities.allow.join(", ");
+      this.#replyRaw(call, 405, "Method Not Allowed", [["Allow", allow]]);
+      return;
+    }
+    const result = this.#callbacks[name](req, call);
+    if (isPromise(result)) return result.then((value) => this.#applyResult(call, value));
+    this.#applyResult(call, result);
+    return undefined;
+  }
+
+  /** What a method callback returned: a reply, or "later" (`undefined`, `NO_REPLY`). */
+  #applyResult(call: ServerCall, value: MethodReply): void {
+    if (value !== undefined && typeof value !== "symbol") call.reply(value);
+    else if (!call.replied) this.#deferGuard(call);
   }
 
   /** Digest checks and `sipAuthorize`; false when the request was answered (or the callback
@@ -1514,7 +1631,7 @@ class Stack implements SipStack {
     }
     call.responded = true;
     // Dialog bookkeeping before sending, so an ACK racing the 2xx finds the dialog.
-    if (method === "INVITE") this.#uasInviteResponse(call, res);
+    if (method === "INVITE") this.#uasInviteResponse(call, res, answerText(value));
     else if ((method === "SUBSCRIBE" || method === "REFER") && success) {
       // RFC 6665 §4.2.1: a subscription (a dialog usage, RFC 5057) for the Event, created
       // or refreshed, lasting the Expires of the 2xx.
@@ -1532,7 +1649,7 @@ class Stack implements SipStack {
     } finally {
       if (status >= 200) this.#finishCall(call);
       // A CANCEL after the final response has no effect (§9.2): the call is not looked up.
-      if (status >= 200) this.#serverCalls.delete(tx);
+      if (status >= 200) tx.owner = undefined;
     }
     // RFC 6665 §4.1.3: a NOTIFY we accepted tells the state of our subscription.
     if (method === "NOTIFY" && success && call.entry !== undefined) {
@@ -1634,6 +1751,11 @@ class Stack implements SipStack {
 
   #notifyDialog(status: DialogStatus, entry: DialogEntry): void {
     if (this.#callbacks.sipDialogUpdate === DEFAULTS.sipDialogUpdate) return; // a no-op
+    this.#queueDialogUpdate(status, entry);
+  }
+
+  /** (Apart from `#notifyDialog` so that the no-op case allocates no closure context.) */
+  #queueDialogUpdate(status: DialogStatus, entry: DialogEntry): void {
     const info = dialogInfo(entry);
     Promise.resolve().then(() => this.#callbacks.sipDialogUpdate(status, info)).catch((error) =>
       this.#log.warn("sipDialogUpdate threw: {error}", { error: errorText(error) })
@@ -1642,6 +1764,10 @@ class Stack implements SipStack {
 
   #notifySession(status: SessionStatus, entry: DialogEntry): void {
     if (this.#callbacks.sipSessionUpdate === DEFAULTS.sipSessionUpdate) return; // a no-op
+    this.#queueSessionUpdate(status, entry);
+  }
+
+  #queueSessionUpdate(status: SessionStatus, entry: DialogEntry): void {
     const info = dialogInfo(entry);
     Promise.resolve().then(() => this.#callbacks.sipSessionUpdate(status, info)).catch((
       error,
@@ -1669,13 +1795,16 @@ class Stack implements SipStack {
     const started = entry.localSdp !== undefined && entry.remoteSdp !== undefined;
     entry.localSdp = local;
     entry.remoteSdp = remote;
-    this.#notifySession(
+    if (this.#callbacks.sipSessionUpdate === DEFAULTS.sipSessionUpdate) return; // a no-op
+    this.#queueSessionUpdate(
       started ? { update: { local, remote } } : { start: { local, remote } },
       entry,
     );
   }
 
-  #uasInviteResponse(call: ServerCall, res: SipResponse): void {
+  /** Dialog and offer/answer bookkeeping of a response to an incoming INVITE. `answer` is
+   * the SDP text the reply gave (`{ answer }`), so that the body need not be decoded again. */
+  #uasInviteResponse(call: ServerCall, res: SipResponse, answerSdp: string | undefined): void {
     const status = res.status;
     let entry = call.entry;
     if (status < 200) {
@@ -1691,7 +1820,7 @@ class Stack implements SipStack {
       entry.dialog.addUsage("invite");
       entry.incomingInvite = false;
       const offer = sdpOf(call.request);
-      const answer = sdpOf(res);
+      const answer = answerSdp !== undefined && answerSdp !== "" ? answerSdp : sdpOf(res);
       if (offer !== undefined) this.#offerAnswer(entry, offer, answer, "remote");
       else if (answer !== undefined) entry.offerPending = "local"; // late offer: answer in ACK
       if (answer !== undefined && offer === undefined) entry.localSdp = answer;
@@ -1705,47 +1834,58 @@ class Stack implements SipStack {
   }
 
   /** §13.3.1.4: retransmit the 2xx (T1 doubling up to T2) until the ACK; after 64*T1
-   * without one, end the dialog with a BYE. */
+   * without one, end the dialog with a BYE. One timer slot does both: each wait is cut
+   * short at the 64*T1 deadline (the retransmissions at 0.5, 1.5, 3.5 ... 31.5 s, the end at
+   * 32 s, as with two timers), and the ACK clears one timer instead of two. */
   #startRetrans(entry: DialogEntry, call: ServerCall, res: SipResponse): void {
     this.#stopRetrans(entry);
     const t = this.#tl.timers;
-    const reliable = call.inbound.transport !== "udp";
-    const r: { cseq: number; timer: TimerId | undefined; giveUp: TimerId | undefined } = {
+    const limit = 64 * t.t1;
+    const r: Retrans = {
       cseq: call.request.cseq.seq,
       timer: undefined,
-      giveUp: undefined,
+      elapsed: 0,
+      interval: call.inbound.transport === "udp" ? t.t1 : Infinity, // no resends: reliable
     };
     entry.retrans = r;
-    let interval = t.t1;
-    const resend = (): void => {
+    const inbound = call.inbound;
+    const arm = (): void => {
+      const wait = Math.min(r.interval, limit - r.elapsed);
+      r.elapsed += wait;
+      r.timer = this.#clock.setTimeout(fire, wait);
+    };
+    const fire = (): void => {
       r.timer = undefined;
       if (entry.retrans !== r) return;
-      this.transport.sendResponse(res, call.inbound).then(
-        () => this.#hookOutInbound(res, call.inbound),
+      if (r.elapsed >= limit) {
+        this.#noAck(entry);
+        return;
+      }
+      this.transport.sendResponse(res, inbound).then(
+        () => this.#hookOutInbound(res, inbound),
         () => {},
       );
-      interval = Math.min(interval * 2, t.t2);
-      r.timer = this.#clock.setTimeout(resend, interval);
+      r.interval = Math.min(r.interval * 2, t.t2);
+      arm();
     };
-    if (!reliable) r.timer = this.#clock.setTimeout(resend, interval);
-    r.giveUp = this.#clock.setTimeout(() => {
-      r.giveUp = undefined;
-      if (entry.retrans !== r) return;
-      this.#stopRetrans(entry);
-      this.#log.info("No ACK for the 2xx of {callId}: ending the dialog", {
-        callId: entry.callId,
-      });
-      if (entry.dialog.state !== "terminated") {
-        this.sendInDialog(entry, "BYE", {}).catch(() => {});
-      }
-    }, 64 * t.t1);
+    arm();
+  }
+
+  /** No ACK for a 2xx within 64*T1 (§13.3.1.4): end the dialog with a BYE. */
+  #noAck(entry: DialogEntry): void {
+    this.#stopRetrans(entry);
+    this.#log.info("No ACK for the 2xx of {callId}: ending the dialog", {
+      callId: entry.callId,
+    });
+    if (entry.dialog.state !== "terminated") {
+      this.sendInDialog(entry, "BYE", {}).catch(() => {});
+    }
   }
 
   #stopRetrans(entry: DialogEntry): void {
     const r = entry.retrans;
     if (r === undefined) return;
     if (r.timer !== undefined) this.#clock.clearTimeout(r.timer);
-    if (r.giveUp !== undefined) this.#clock.clearTimeout(r.giveUp);
     entry.retrans = undefined;
   }
 
@@ -1776,14 +1916,15 @@ class Stack implements SipStack {
   }
 
   #onCancel(cancel: SipRequest, invite: InviteServerTransaction<Ctx>): void {
-    const call = this.#serverCalls.get(invite);
+    const owner = invite.owner;
+    const call = owner instanceof ServerCall ? owner : undefined;
     this.#tl.respondCancelled(invite);
     if (call === undefined) return;
     this.#finishCall(call);
     const entry = call.entry;
     if (entry !== undefined && entry.dialog.state === "early") entry.dialog.terminate("rejected");
     // The transaction let go of the INVITE with the 487; the call still holds it.
-    this.#serverCalls.delete(invite);
+    invite.owner = undefined;
     this.#queue.run(cancel.callId, () => this.#callbacks.sipCancel(call.request, cancel, call))
       .catch((error) => this.#log.warn("sipCancel threw: {error}", { error: errorText(error) }));
   }

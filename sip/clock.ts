@@ -51,23 +51,49 @@ interface QueuedTimer {
   seq: number;
   /** The callback. */
   fn: () => void;
-  /** Position in the heap, -1 once fired or cleared. */
+  /** Position in the heap; {@linkcode IN_LIST} while queued in a delay list; -1 once fired
+   * or cleared. */
   index: number;
+  /** The delay list holding it, if any. */
+  list: DelayList | undefined;
+}
+
+/** `QueuedTimer.index` of a timer pending in a delay list. */
+const IN_LIST = -2;
+
+/** Most delay lists per queue; timers of other delays go to the heap. */
+const MAX_LISTS = 32;
+
+/** The pending timers of one delay, in due order (set order = due order, as long as the
+ * time base does not go back). Cleared timers stay in place, marked, until they reach the
+ * head or the list is compacted. */
+interface DelayList {
+  /** The delay of its timers. */
+  delay: number;
+  /** The timers from `head` on; earlier slots are spent. */
+  items: (QueuedTimer | undefined)[];
+  head: number;
+  /** Cleared timers still in `items`. */
+  dead: number;
 }
 
 /**
  * A {@linkcode Clock} that multiplexes any number of one-shot timers onto a single timer of
- * a base clock, with a binary min-heap ordered by due time (then creation order).
+ * a base clock.
  *
  * A SIP stack runs several timers per transaction (Timer J, L, G, H, the 100 Trying delay
  * ...) and nearly all of them are cleared before they fire. Each global timer costs a
  * runtime timer object and a native op to set and to clear; a queued timer costs one small
- * object and O(log n) comparisons. The base timer is re-armed only when a new timer is due
- * before the armed one, and it is cleared as soon as the queue is empty, so an idle queue
- * holds no timer (test sanitizers stay quiet).
+ * object. Most timers share a few delays (T1, 64*T1, T4, the dialog idle time), and timers
+ * of one delay fall due in the order they were set: each delay gets a FIFO list (O(1) to
+ * set and to clear, whatever the number of pending timers); other timers go to a binary
+ * min-heap ordered by due time (then creation order). The base timer is re-armed only when
+ * a new timer is due before the armed one, and it is cleared as soon as the queue is empty,
+ * so an idle queue holds no timer (test sanitizers stay quiet).
  *
- * Callbacks run in due order from one base timer callback. A callback that throws does not
- * stop the others; the first error is rethrown once the due timers have run.
+ * Callbacks run in due order (then creation order) from one base timer callback. A
+ * callback that throws does not stop the others; the first error is rethrown once the due
+ * timers have run.
  *
  * @example
  * ```ts
@@ -81,6 +107,13 @@ interface QueuedTimer {
 export class TimerQueue implements Clock {
   readonly #base: Clock;
   readonly #heap: QueuedTimer[] = [];
+  readonly #lists = new Map<number, DelayList>();
+  /** The same lists, for iteration. */
+  #listArray: DelayList[] = [];
+  /** `#seq` from which the next `#sweep` may run. */
+  #sweepAfter = 0;
+  /** Pending timers (heap and lists, cleared ones excluded). */
+  #live = 0;
   #seq = 0;
   #armed: TimerId | undefined = undefined;
   #armedAt = Infinity;
@@ -100,7 +133,7 @@ export class TimerQueue implements Clock {
 
   /** Pending timers. */
   get size(): number {
-    return this.#heap.length;
+    return this.#live;
   }
 
   /** The base clock's time.
@@ -116,16 +149,56 @@ export class TimerQueue implements Clock {
    * @returns the handle for {@linkcode TimerQueue.clearTimeout}
    */
   setTimeout(fn: () => void, ms: number): TimerId {
+    const delay = ms > 0 ? ms : 0;
     const t: QueuedTimer = {
-      due: this.#mono() + (ms > 0 ? ms : 0),
+      due: this.#mono() + delay,
       seq: this.#seq++,
       fn,
-      index: this.#heap.length,
+      index: -1,
+      list: undefined,
     };
-    this.#heap.push(t);
-    this.#up(t.index);
+    this.#live++;
+    const list = this.#listFor(delay, t.due);
+    if (list !== undefined) {
+      t.index = IN_LIST;
+      t.list = list;
+      list.items.push(t);
+    } else {
+      t.index = this.#heap.length;
+      this.#heap.push(t);
+      this.#up(t.index);
+    }
     if (!this.#running && t.due < this.#armedAt) this.#arm();
     return t;
+  }
+
+  /** The delay list for a new timer due at `due`, or undefined for the heap. */
+  #listFor(delay: number, due: number): DelayList | undefined {
+    let list = this.#lists.get(delay);
+    if (list === undefined) {
+      if (this.#lists.size >= MAX_LISTS && !this.#sweep()) return undefined;
+      list = { delay, items: [], head: 0, dead: 0 };
+      this.#lists.set(delay, list);
+      this.#listArray.push(list);
+      return list;
+    }
+    const items = list.items;
+    const last = items.length > list.head ? items[items.length - 1] : undefined;
+    // Set order is due order only while the time base does not go back.
+    return last !== undefined && last.due > due ? undefined : list;
+  }
+
+  /** Make room for a new delay list by dropping the empty ones (at most once per 1024
+   * timers set while every list is taken). True when there is room. */
+  #sweep(): boolean {
+    if (this.#seq < this.#sweepAfter) return false;
+    this.#sweepAfter = this.#seq + 1024;
+    this.#listArray = this.#listArray.filter((l) => {
+      if (l.items.length > l.head) return true;
+      this.#lists.delete(l.delay);
+      return false;
+    });
+    return this.#lists.size < MAX_LISTS;
   }
 
   /** Cancel a timer; a handle that already fired, was cleared or is foreign is ignored.
@@ -135,18 +208,88 @@ export class TimerQueue implements Clock {
     const t = id as QueuedTimer | undefined;
     if (typeof t !== "object" || t === null || typeof t.index !== "number") return;
     const i = t.index;
-    const heap = this.#heap;
-    if (i < 0 || heap[i] !== t) return;
-    t.index = -1;
-    const last = heap.pop()!;
-    if (last !== t) {
-      heap[i] = last;
-      last.index = i;
-      this.#down(i);
-      this.#up(last.index);
+    if (i === IN_LIST) {
+      const list = t.list!;
+      t.index = -1;
+      t.list = undefined;
+      this.#live--;
+      list.dead++;
+      this.#trim(list);
+      if (list.dead > 64 && 2 * list.dead > list.items.length - list.head) this.#compact(list);
+    } else {
+      const heap = this.#heap;
+      if (i < 0 || heap[i] !== t) return;
+      t.index = -1;
+      this.#live--;
+      const last = heap.pop()!;
+      if (last !== t) {
+        heap[i] = last;
+        last.index = i;
+        this.#down(i);
+        this.#up(last.index);
+      }
     }
     // An idle queue holds no base timer; otherwise a stale wake-up is harmless.
-    if (heap.length === 0 && !this.#running) this.#disarm();
+    if (this.#live === 0 && !this.#running) this.#disarm();
+  }
+
+  /** Drop cleared timers from the head of a list (and spent slots from its array). */
+  #trim(list: DelayList): void {
+    const items = list.items;
+    let head = list.head;
+    while (head < items.length && items[head]!.index !== IN_LIST) {
+      items[head] = undefined;
+      head++;
+      list.dead--;
+    }
+    if (head === items.length) {
+      items.length = 0;
+      head = 0;
+    } else if (head > 1024 && 2 * head > items.length) {
+      list.items = items.slice(head);
+      head = 0;
+    }
+    list.head = head;
+  }
+
+  /** Rebuild a list without its cleared timers (they outnumber the pending ones). */
+  #compact(list: DelayList): void {
+    const kept: QueuedTimer[] = [];
+    const items = list.items;
+    for (let i = list.head; i < items.length; i++) {
+      const t = items[i]!;
+      if (t.index === IN_LIST) kept.push(t);
+    }
+    list.items = kept;
+    list.head = 0;
+    list.dead = 0;
+  }
+
+  /** The next timer to fire (the earliest by due time, then creation order). */
+  #first(): QueuedTimer | undefined {
+    let best = this.#heap[0];
+    const lists = this.#listArray;
+    for (let i = 0; i < lists.length; i++) {
+      const list = lists[i]!;
+      const t = list.items[list.head];
+      if (t !== undefined && (best === undefined || this.#less(t, best))) best = t;
+    }
+    return best;
+  }
+
+  /** Remove the timer `#first` returned. */
+  #take(t: QueuedTimer): void {
+    if (t.index === IN_LIST) {
+      const list = t.list!;
+      t.index = -1;
+      t.list = undefined;
+      list.items[list.head] = undefined;
+      list.head++;
+      this.#trim(list);
+    } else {
+      this.#pop();
+    }
+    this.#live--;
   }
 
   #disarm(): void {
@@ -158,7 +301,7 @@ export class TimerQueue implements Clock {
   }
 
   #arm(): void {
-    const first = this.#heap[0];
+    const first = this.#first();
     if (first === undefined) {
       this.#disarm();
       return;
@@ -179,10 +322,9 @@ export class TimerQueue implements Clock {
     let failed = false;
     let error: unknown;
     try {
-      const heap = this.#heap;
       const now = this.#mono();
-      for (let first = heap[0]; first !== undefined && first.due <= now; first = heap[0]) {
-        this.#pop();
+      for (let first = this.#first(); first !== undefined && first.due <= now;) {
+        this.#take(first);
         try {
           first.fn();
         } catch (e) {
@@ -191,6 +333,7 @@ export class TimerQueue implements Clock {
             error = e;
           }
         }
+        first = this.#first();
       }
     } finally {
       this.#running = false;

@@ -187,6 +187,11 @@ export interface SdpSession {
 
 const DIRECTIONS: readonly string[] = ["sendrecv", "sendonly", "recvonly", "inactive"];
 
+/** An ASCII letter (the type of an SDP line). */
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
 function intField(text: string, what: string, line: number): number {
   if (!/^\d{1,15}$/.test(text)) {
     throw new SdpParseError(`Invalid ${what} ${JSON.stringify(text)}`, line);
@@ -290,7 +295,7 @@ export function parseSdp(text: string): SdpSession {
     const lineNo = idx + 1;
     let raw = lines[idx]!;
     if (raw.endsWith("\r")) raw = raw.slice(0, -1);
-    if (raw.length < 2 || raw[1] !== "=" || !/^[A-Za-z]$/.test(raw[0]!)) {
+    if (raw.length < 2 || raw.charCodeAt(1) !== 61 || !isLetter(raw.charCodeAt(0))) {
       throw new SdpParseError(`Malformed line ${JSON.stringify(raw.slice(0, 40))}`, lineNo);
     }
     const type = raw[0]!;
@@ -521,6 +526,10 @@ function attributeLine(a: SdpAttribute): string {
 }
 
 function withExtras(known: string[], extras: readonly SdpExtraLine[], out: string[]): void {
+  if (extras.length === 0) {
+    for (let i = 0; i < known.length; i++) out.push(known[i]!);
+    return;
+  }
   const sorted = [...extras].sort((a, b) => a.position - b.position);
   let e = 0;
   for (let i = 0; i < known.length; i++) {
@@ -670,11 +679,31 @@ export function getRtpmap(media: SdpMedia, payloadType: string | number): SdpRtp
     const r = parseRtpmap(v);
     if (r !== undefined && String(r.payloadType) === pt) return r;
   }
+  return staticRtpmap(media, pt);
+}
+
+/** The RFC 3551 static rtpmap of an RTP/AVP payload type, when it has one. */
+function staticRtpmap(media: SdpMedia, pt: string): SdpRtpmap | undefined {
   const st = STATIC_PAYLOAD_TYPES[pt];
   if (st === undefined || !media.proto.toUpperCase().includes("RTP/")) return undefined;
   const r: SdpRtpmap = { payloadType: Number(pt), encodingName: st[0], clockRate: st[1] };
   if (st[2] !== undefined) r.channels = st[2];
   return r;
+}
+
+/** `getRtpmap` for every format of a media description at once: each rtpmap attribute is
+ * parsed once (the first one of a payload type wins, as in `getRtpmap`). */
+function rtpmapLookup(media: SdpMedia): (pt: string) => SdpRtpmap | undefined {
+  let maps: Map<string, SdpRtpmap> | undefined;
+  for (const a of media.attributes) {
+    if (a.name !== "rtpmap") continue;
+    const r = parseRtpmap(a.value ?? "");
+    if (r === undefined) continue;
+    maps ??= new Map();
+    const key = String(r.payloadType);
+    if (!maps.has(key)) maps.set(key, r);
+  }
+  return (pt) => maps?.get(pt) ?? staticRtpmap(media, pt);
 }
 
 /**
@@ -900,11 +929,20 @@ function formatKey(name: string, rate: number, channels: number | undefined): st
   return `${name.toLowerCase()}/${rate}/${channels ?? 1}`;
 }
 
+function isDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 function supportedKeys(formats: readonly string[]): Set<string> {
   const keys = new Set<string>();
   for (const f of formats) {
     const p = f.split("/");
-    if (p.length >= 2 && /^\d+$/.test(p[1]!)) {
+    if (p.length >= 2 && isDigits(p[1]!)) {
       keys.add(formatKey(p[0]!, Number(p[1]), p[2] === undefined ? undefined : Number(p[2])));
     } else keys.add(f.toLowerCase());
   }
@@ -912,9 +950,64 @@ function supportedKeys(formats: readonly string[]): Set<string> {
 }
 
 function randomSessionId(): string {
-  const b = new Uint32Array(2);
-  crypto.getRandomValues(b);
-  return ((BigInt(b[0]! & 0x1fffff) << 32n) | BigInt(b[1]!)).toString();
+  // 52 random bits from the CSPRNG behind randomUUID (no typed array per call): 13 of its
+  // random hex digits.
+  const u = crypto.randomUUID();
+  return String(parseInt(u.slice(0, 8) + u.slice(24, 29), 16));
+}
+
+function hasNonAscii(s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (s.charCodeAt(i) > 127) return true;
+  return false;
+}
+
+/** `a.slice(start, end).toLowerCase() === b.toLowerCase()`, without copies for ASCII. */
+function sameIgnoreCase(a: string, start: number, end: number, b: string): boolean {
+  if (hasNonAscii(a, start, end) || hasNonAscii(b, 0, b.length)) {
+    return a.slice(start, end).toLowerCase() === b.toLowerCase();
+  }
+  if (end - start !== b.length) return false;
+  for (let i = 0; i < b.length; i++) {
+    let x = a.charCodeAt(start + i);
+    let y = b.charCodeAt(i);
+    if (x >= 65 && x <= 90) x += 32;
+    if (y >= 65 && y <= 90) y += 32;
+    if (x !== y) return false;
+  }
+  return true;
+}
+
+/** Whether a supported format `encoding/clockrate[/channels]` names the rtpmap `r`: the
+ * test `supportedKeys` and `formatKey` make (parts after the third are ignored there too),
+ * without building the keys. */
+function formatNames(spec: string, r: SdpRtpmap): boolean {
+  const s1 = spec.indexOf("/");
+  if (s1 < 0) return false;
+  const s2 = spec.indexOf("/", s1 + 1);
+  const rate = spec.slice(s1 + 1, s2 < 0 ? spec.length : s2);
+  if (!isDigits(rate) || Number(rate) !== r.clockRate) return false;
+  if (s2 < 0) {
+    if ((r.channels ?? 1) !== 1) return false;
+  } else {
+    const s3 = spec.indexOf("/", s2 + 1);
+    if (Number(spec.slice(s2 + 1, s3 < 0 ? spec.length : s3)) !== (r.channels ?? 1)) return false;
+  }
+  return sameIgnoreCase(spec, 0, s1, r.encodingName);
+}
+
+/** The offered formats of `m` that `formats` supports, in the offer's order. */
+function commonFormats(m: SdpMedia, isRtp: boolean, formats: readonly string[]): string[] {
+  if (!isRtp) {
+    const supported = supportedKeys(formats);
+    return m.formats.filter((f) => supported.has(f.toLowerCase()));
+  }
+  const rtpmap = rtpmapLookup(m);
+  return m.formats.filter((f) => {
+    const r = rtpmap(f);
+    if (r === undefined) return false;
+    for (const spec of formats) if (formatNames(spec, r)) return true;
+    return false;
+  });
 }
 
 /**
@@ -930,7 +1023,6 @@ function randomSessionId(): string {
  * @returns the answer
  */
 export function createAnswer(offer: SdpSession, options: AnswerOptions): SdpSession {
-  const supported = supportedKeys(options.formats);
   const addrType = options.address.includes(":") ? "IP6" : "IP4";
   const local = options.direction ?? "sendrecv";
   let accepted = 0;
@@ -939,17 +1031,16 @@ export function createAnswer(offer: SdpSession, options: AnswerOptions): SdpSess
     const common = m.port === 0 ||
         (options.mediaTypes !== undefined && !options.mediaTypes.includes(m.type))
       ? []
-      : m.formats.filter((f) => {
-        if (!isRtp) return supported.has(f.toLowerCase());
-        const r = getRtpmap(m, f);
-        return r !== undefined && supported.has(formatKey(r.encodingName, r.clockRate, r.channels));
-      });
-    const keepAttrsFor = (formats: readonly string[]): SdpAttribute[] =>
-      m.attributes.filter((a) => {
-        if ((a.name !== "rtpmap" && a.name !== "fmtp") || a.value === undefined) return false;
-        const pt = a.value.split(" ")[0];
-        return pt !== undefined && formats.includes(pt);
-      }).map((a) => ({ ...a }));
+      : commonFormats(m, isRtp, options.formats);
+    const keepAttrsFor = (formats: readonly string[]): SdpAttribute[] => {
+      const kept: SdpAttribute[] = [];
+      for (const a of m.attributes) {
+        if ((a.name !== "rtpmap" && a.name !== "fmtp") || a.value === undefined) continue;
+        const sp = a.value.indexOf(" ");
+        if (formats.includes(sp < 0 ? a.value : a.value.slice(0, sp))) kept.push({ ...a });
+      }
+      return kept;
+    };
     if (common.length === 0) {
       const first = m.formats.slice(0, 1);
       return {

@@ -359,17 +359,17 @@ export class TransactionLayer<Ctx = unknown>
       const other = this.#merged.get(mkey);
       if (other !== undefined && other !== key && this.#server.has(other)) merged = true;
     }
-    const options = { ctx, reliable };
+    const tryingDelay = this.#opts.tryingDelay;
     const tx: ServerTransaction<Ctx> = msg.method === "INVITE"
       ? new InviteServerTransaction<Ctx>(
         this,
         key,
         msg,
-        this.#opts.tryingDelay === undefined
-          ? options
-          : { ...options, tryingDelay: this.#opts.tryingDelay },
+        tryingDelay === undefined
+          ? { ctx, reliable, deferTrying: true }
+          : { ctx, reliable, deferTrying: true, tryingDelay },
       )
-      : new NonInviteServerTransaction<Ctx>(this, key, msg, options);
+      : new NonInviteServerTransaction<Ctx>(this, key, msg, { ctx, reliable });
     this.#server.set(key, tx);
     if (mkey !== undefined) {
       tx.mergeKey = mkey;
@@ -380,6 +380,9 @@ export class TransactionLayer<Ctx = unknown>
     } catch (error) {
       this.#report(error);
     }
+    // §17.2.1: the 100 Trying delay starts now, unless the TU already answered (most UAS
+    // answer at once with a 1xx or a final response: no timer to set and clear).
+    if (tx instanceof InviteServerTransaction) tx.startTrying();
   }
 
   /**

@@ -85,6 +85,10 @@ export interface ServerTransactionOptions<Ctx> {
   /** INVITE only: ms before the transaction sends 100 Trying itself (§17.2.1: 200 ms);
    * `false` never sends it. */
   tryingDelay?: number | false;
+  /** INVITE only: the constructor does not start the 100 Trying delay; the owner calls
+   * {@linkcode InviteServerTransaction.startTrying} once the TU has seen the request, so a
+   * TU that answers at once costs no timer (default false). */
+  deferTrying?: boolean;
 }
 
 /** The common part of INVITE and non-INVITE server transactions. */
@@ -215,6 +219,7 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
 export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ctx> {
   #state: InviteServerState = "proceeding";
   #interval = 0;
+  #tryingDelay: number | false;
   // One bound callback per timer slot, dispatching on the state (no closure per timer).
   readonly #onRetransmit = (): void => this.#retransmitFired();
   readonly #onTimeout = (): void => this.#timeoutFired();
@@ -232,10 +237,19 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
     options: ServerTransactionOptions<Ctx>,
   ) {
     super(host, key, request, options);
-    const delay = options.tryingDelay ?? 200;
-    if (delay !== false) {
-      this.retransmitTimer = host.clock.setTimeout(this.#onRetransmit, Math.max(0, delay));
-    }
+    this.#tryingDelay = options.tryingDelay ?? 200;
+    if (options.deferTrying !== true) this.startTrying();
+  }
+
+  /** Start the 100 Trying delay (§17.2.1) unless a response was sent already, the delay
+   * runs already or 100 Trying is disabled. The constructor calls it unless `deferTrying`. */
+  startTrying(): void {
+    const delay = this.#tryingDelay;
+    if (
+      delay === false || this.#state !== "proceeding" || this.lastResponse !== undefined ||
+      this.retransmitTimer !== undefined
+    ) return;
+    this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit, Math.max(0, delay));
   }
 
   /** The current state. */

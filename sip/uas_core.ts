@@ -151,10 +151,12 @@ export function checkUasRequest(
   }
   if (method === "CANCEL") return undefined;
   // §8.2.2.3 Require.
-  const supported = options.supported ?? [];
-  const unsupported = tokens(req.headers("Require")).filter((t) => !supported.includes(t));
-  if (unsupported.length > 0) {
-    return reject(420, "Bad Extension", [["Unsupported", unsupported.join(", ")]]);
+  if (req.hasHeader("Require")) {
+    const supported = options.supported ?? [];
+    const unsupported = tokens(req.headers("Require")).filter((t) => !supported.includes(t));
+    if (unsupported.length > 0) {
+      return reject(420, "Bad Extension", [["Unsupported", unsupported.join(", ")]]);
+    }
   }
   // §8.2.3 Content processing.
   if (req.contentLength > 0) {
@@ -164,13 +166,15 @@ export function checkUasRequest(
       return reject(415, "Unsupported Media Type", [["Accept", accept.join(", ")]]);
     }
     const encodings = options.acceptEncoding ?? DEFAULT_ENCODING;
-    const bad = tokens(req.headers("Content-Encoding")).map((t) => t.toLowerCase())
-      .filter((t) => !encodings.includes(t));
-    if (bad.length > 0) {
-      return reject(415, "Unsupported Media Type", [["Accept-Encoding", encodings.join(", ")]]);
+    if (req.hasHeader("Content-Encoding")) {
+      const bad = tokens(req.headers("Content-Encoding")).map((t) => t.toLowerCase())
+        .filter((t) => !encodings.includes(t));
+      if (bad.length > 0) {
+        return reject(415, "Unsupported Media Type", [["Accept-Encoding", encodings.join(", ")]]);
+      }
     }
     const languages = options.acceptLanguage;
-    if (languages !== undefined) {
+    if (languages !== undefined && req.hasHeader("Content-Language")) {
       const badLang = tokens(req.headers("Content-Language")).map((t) => t.toLowerCase())
         .filter((t) => !languages.includes(t));
       if (badLang.length > 0) {

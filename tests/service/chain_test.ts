@@ -2,6 +2,7 @@ import { assert, fc } from "../test_deps.ts";
 import {
   ChainError,
   compose,
+  composeMaybe,
   composeRaw,
   fromCallback,
   type Link,
@@ -93,4 +94,55 @@ Deno.test("compose: property — the result is that of the first answering link,
     ),
     { numRuns: 100 },
   );
+});
+
+Deno.test("composeMaybe: plain callbacks and a terminal that answer synchronously give a plain value", async () => {
+  const seen: string[] = [];
+  const user = fromCallback((n: number) => {
+    seen.push("user");
+    return n > 10 ? n : undefined;
+  });
+  const run = composeMaybe<[number], number>([user], ([n]) => -n);
+  assert.equal(run([20]), 20, "the user answers: no promise");
+  assert.equal(run([3]), -3, "the user continues, the terminal answers: no promise");
+  const noReply = fromCallback<[number], number>((_n: number) => NO_REPLY);
+  assert.equal(composeMaybe<[number], number>([noReply], () => 0)([1]), NO_REPLY);
+  // A promise from the callback: the result is a promise; undefined continues.
+  const later = composeMaybe<[number], number>(
+    [fromCallback((n: number) => Promise.resolve(n > 10 ? n : undefined))],
+    ([n]) => -n,
+  );
+  const p = later([3]);
+  assert.ok(p instanceof Promise);
+  assert.equal(await p, -3);
+  assert.equal(await later([30]), 30);
+  // A throwing callback throws synchronously.
+  const bad = composeMaybe<[number], number>([fromCallback<[number], number>((_n: number) => {
+    throw new Error("boom");
+  })], () => 0);
+  assert.throws(() => bad([1]), /boom/);
+  assert.deepEqual(seen, ["user", "user"]);
+});
+
+Deno.test("composeMaybe: from the first link with next on, the chain runs as composeRaw", async () => {
+  const order: string[] = [];
+  const user = fromCallback<[number], number>((n: number) => {
+    order.push("user");
+    return n === 0 ? 100 : undefined;
+  });
+  const plugin: Link<[number], number> = ([n], next) => {
+    order.push("plugin");
+    return next([n * 2]);
+  };
+  const after = fromCallback<[number], number>((n: number) => {
+    order.push("after");
+    return n > 10 ? n : undefined;
+  });
+  const run = composeMaybe<[number], number>([user, plugin, after], ([n]) => -n);
+  assert.equal(run([0]), 100);
+  const r = run([3]);
+  assert.ok(r instanceof Promise);
+  assert.equal(await r, -6);
+  assert.equal(await run([6]), 12);
+  assert.deepEqual(order, ["user", "user", "plugin", "after", "user", "plugin", "after"]);
 });

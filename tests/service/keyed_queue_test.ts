@@ -128,3 +128,99 @@ Deno.test("KeyedQueue: property — per key, tasks run in submission order and n
     { numRuns: 50 },
   );
 });
+
+Deno.test("KeyedQueue.runNow: an idle key runs the task at once and returns a plain result as is", () => {
+  const q = new KeyedQueue();
+  const order: string[] = [];
+  const result = q.runNow("k", () => {
+    order.push("task");
+    assert.equal(q.busy("k"), true, "the key is busy while the task runs");
+    return 42;
+  });
+  order.push("after");
+  assert.equal(result, 42);
+  assert.deepEqual(order, ["task", "after"]);
+  assert.equal(q.size, 0);
+  assert.throws(() =>
+    q.runNow("k", () => {
+      throw new Error("sync throw");
+    }), /sync throw/);
+  assert.equal(q.size, 0, "a throwing task leaves the key idle");
+});
+
+Deno.test("KeyedQueue.runNow: a busy key queues behind its tasks, as run does", async () => {
+  const q = new KeyedQueue();
+  const order: string[] = [];
+  let release: () => void = () => {};
+  const first = q.run("k", () => new Promise<void>((r) => (release = r)));
+  const second = q.runNow("k", () => void order.push("second"));
+  assert.ok(second instanceof Promise, "queued: a promise");
+  await sleep(1);
+  assert.deepEqual(order, []);
+  release();
+  await first;
+  await second;
+  assert.deepEqual(order, ["second"]);
+  assert.equal(q.size, 0);
+});
+
+Deno.test("KeyedQueue.runNow: a promise result keeps the key until it settles; later tasks wait", async () => {
+  const q = new KeyedQueue();
+  const order: string[] = [];
+  let release: () => void = () => {};
+  const first = q.runNow("k", async () => {
+    order.push("first start");
+    await new Promise<void>((r) => (release = r));
+    order.push("first end");
+    return "one";
+  });
+  assert.ok(first instanceof Promise);
+  const second = q.run("k", () => void order.push("second"));
+  await sleep(1);
+  assert.deepEqual(order, ["first start"], "the second task waits");
+  release();
+  assert.equal(await first, "one");
+  await second;
+  assert.deepEqual(order, ["first start", "first end", "second"]);
+  assert.equal(q.size, 0);
+});
+
+Deno.test("KeyedQueue.runNow: tasks posted during the synchronous part run after the whole task", async () => {
+  const q = new KeyedQueue();
+  const order: string[] = [];
+  let posted: Promise<void> = Promise.resolve();
+  let release: () => void = () => {};
+  // A task that posts while synchronous, then turns asynchronous.
+  const task = q.runNow("k", async () => {
+    posted = q.post("k", () => void order.push("posted"));
+    order.push("sync part");
+    await new Promise<void>((r) => (release = r));
+    order.push("async part");
+  });
+  await sleep(1);
+  assert.deepEqual(order, ["sync part"], "the posted task waits for the async part");
+  release();
+  await task;
+  await posted;
+  assert.deepEqual(order, ["sync part", "async part", "posted"]);
+  // A synchronous task that posts: the posted task runs after it, later.
+  const sync = q.runNow("k", () => {
+    posted = q.post("k", () => void order.push("posted 2"));
+    order.push("sync task");
+  });
+  assert.equal(sync, undefined);
+  assert.deepEqual(order.slice(3), ["sync task"]);
+  await posted;
+  assert.deepEqual(order.slice(3), ["sync task", "posted 2"]);
+  assert.equal(q.size, 0);
+});
+
+Deno.test("KeyedQueue.runNow: re-entrant run on its own key runs inline, nested", async () => {
+  const q = new KeyedQueue();
+  const inner = q.runNow("k", () => q.run("k", () => 7));
+  assert.equal(await inner, 7);
+  // From inside a task of the key, runNow behaves as run (inline).
+  const v = await q.run("c", () => q.runNow("c", () => 8));
+  assert.equal(v, 8);
+  assert.equal(q.size, 0);
+});

@@ -171,3 +171,104 @@ Deno.test("TimerQueue on the system clock leaves no timer behind once cleared (s
   assert.equal(fired, true);
   assert.equal(q.size, 0);
 });
+
+Deno.test("TimerQueue property: many timers of a few delays (delay lists, compaction) fire in due order, then set order", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({
+            op: fc.constant("set" as const),
+            ms: fc.constantFrom(0, 5, 10, 500, 32_000),
+            n: fc.integer({ min: 1, max: 40 }),
+          }),
+          fc.record({
+            op: fc.constant("clear" as const),
+            i: fc.nat(),
+            n: fc.integer({ min: 1, max: 80 }),
+          }),
+          fc.record({ op: fc.constant("tick" as const), ms: fc.constantFrom(0, 1, 5, 200, 600) }),
+        ),
+        { maxLength: 80 },
+      ),
+      (ops) => {
+        const f = fakeClock();
+        const q = new TimerQueue(f.clock);
+        const timers: {
+          id: unknown;
+          due: number;
+          seq: number;
+          cleared: boolean;
+          fired: boolean;
+        }[] = [];
+        const order: number[] = [];
+        for (const o of ops) {
+          if (o.op === "set") {
+            for (let k = 0; k < o.n; k++) {
+              const t = {
+                id: undefined as unknown,
+                due: f.now() + o.ms,
+                seq: timers.length,
+                cleared: false,
+                fired: false,
+              };
+              t.id = q.setTimeout(() => {
+                assert.equal(t.fired, false, "fires once");
+                assert.equal(f.now(), t.due, "fires at its due time");
+                t.fired = true;
+                order.push(t.seq);
+              }, o.ms);
+              timers.push(t);
+            }
+          } else if (o.op === "clear") {
+            for (let k = 0; k < o.n && timers.length > 0; k++) {
+              const t = timers[(o.i + 7 * k) % timers.length]!;
+              if (!t.fired && !t.cleared) {
+                t.cleared = true;
+                q.clearTimeout(t.id);
+              }
+            }
+          } else {
+            f.tick(o.ms);
+          }
+          assert.equal(q.size, timers.filter((t) => !t.fired && !t.cleared).length);
+        }
+        f.tick(40_000);
+        for (const t of timers) assert.equal(t.fired, !t.cleared);
+        for (let i = 1; i < order.length; i++) {
+          const a = timers[order[i - 1]!]!;
+          const b = timers[order[i]!]!;
+          assert.ok(
+            a.due < b.due || (a.due === b.due && a.seq < b.seq),
+            "due order, then set order",
+          );
+        }
+        assert.equal(q.size, 0);
+        assert.equal(f.countTimers(), 0);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("TimerQueue: more distinct delays than delay lists, and a time base that goes back, keep due order", () => {
+  const f = fakeClock();
+  let offset = 0; // the base clock's time may step back (a wall clock set backwards)
+  const base = {
+    now: () => f.now() - offset,
+    setTimeout: (fn: () => void, ms: number) => f.clock.setTimeout(fn, ms),
+    clearTimeout: (id: unknown) => f.clock.clearTimeout(id),
+  };
+  const q = new TimerQueue(base);
+  const fired: string[] = [];
+  for (let d = 1; d <= 40; d++) q.setTimeout(() => void fired.push(`d${d}`), 100 + d);
+  q.setTimeout(() => void fired.push("late"), 1000); // due at base time 1000
+  offset = 500; // base time now -500
+  q.setTimeout(() => void fired.push("early"), 1000); // due at base time 500: before "late"
+  // Due times are on the base clock: the d timers (101..140) and "early" (500) are now due
+  // 500 ms later in real time; "early" went to the heap (its list's last timer is due later)
+  // and still fires before "late" (1000).
+  f.tick(2000);
+  assert.deepEqual(fired, [...Array.from({ length: 40 }, (_, i) => `d${i + 1}`), "early", "late"]);
+  assert.equal(q.size, 0);
+});

@@ -685,3 +685,42 @@ Deno.test("out-of-order known lines: unknown lines keep a stable place (parse∘
   const inOrder = "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\ni=x\r\ny=1\r\nu=http://a\r\nt=0 0\r\n";
   assert.equal(serializeSdp(parseSdp(inOrder)), inOrder);
 });
+
+Deno.test("createAnswer: property — an RTP format is kept iff name (any case), rate and channels match a supported format", () => {
+  // The reference: keys `name/rate/channels` (channels default 1), as RFC 3264 §6 matching by
+  // encoding and clock rate needs; extra `/` parts of a supported format are ignored.
+  const key = (name: string, rate: number, ch: number | undefined): string =>
+    `${name.toLowerCase()}/${rate}/${ch ?? 1}`;
+  const reference = (formats: string[], name: string, rate: number, ch: number | undefined) =>
+    formats.some((f) => {
+      const p = f.split("/");
+      if (p.length < 2 || !/^\d+$/.test(p[1]!)) return f.toLowerCase() === key(name, rate, ch);
+      return key(p[0]!, Number(p[1]), p[2] === undefined ? undefined : Number(p[2])) ===
+        key(name, rate, ch);
+    });
+  const name = fc.constantFrom("PCMU", "pcmu", "opus", "OPUS", "G722", "telephone-event", "Ä");
+  const spec = fc.tuple(
+    name,
+    fc.constantFrom("8000", "48000", "08000", "x", ""),
+    fc.option(fc.constantFrom("1", "2", "", "z", "1/extra"), { nil: undefined }),
+  ).map(([n, r, c]) => c === undefined ? `${n}/${r}` : `${n}/${r}/${c}`);
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(spec, name), { maxLength: 4 }),
+      name,
+      fc.constantFrom(8000, 48000),
+      fc.option(fc.constantFrom(1, 2), { nil: undefined }),
+      (formats, enc, rate, ch) => {
+        const offer = parseSdp(
+          "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n" +
+            `m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 ${enc}/${rate}${
+              ch === undefined ? "" : `/${ch}`
+            }\r\n`,
+        );
+        const answer = createAnswer(offer, { formats, address: "192.0.2.2", port: 5000 });
+        assert.equal(answer.media[0]!.port !== 0, reference(formats, enc, rate, ch));
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

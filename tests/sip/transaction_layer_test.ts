@@ -1,12 +1,17 @@
 // The transaction layer: matching (RFC 3261 §17.1.3, §17.2.3 with the RFC 2543 fallback),
 // CANCEL (§9.2), ACK for 2xx, merged requests (§8.2.2.2), cleanup.
 import { assert, fc } from "../test_deps.ts";
-import { clientTransactionKey, serverTransactionKey } from "../../sip/transaction_layer.ts";
+import {
+  clientTransactionKey,
+  serverTransactionKey,
+  TransactionLayer,
+} from "../../sip/transaction_layer.ts";
+import { type TimerId, TimerQueue } from "../../sip/clock.ts";
 import { InviteClientTransaction } from "../../sip/transaction_client.ts";
 import type { InviteServerTransaction } from "../../sip/transaction_server.ts";
 import type { SipRequest, SipResponse } from "../../sip/types.ts";
 import { parseMessage } from "../../sip/parser.ts";
-import { assertClean, harness, request, response } from "./_transaction_helpers.ts";
+import { assertClean, fakeClock, harness, request, response } from "./_transaction_helpers.ts";
 
 const statuses = (h: ReturnType<typeof harness>) =>
   h.sent.filter((m): m is SipResponse => m.kind === "response").map((m) =>
@@ -404,4 +409,37 @@ Deno.test("§9.2 with the RFC 2543 rules: a CANCEL without magic cookie finds it
   assert.deepEqual(statuses(h), ["200 CANCEL", "487 INVITE"]);
   h.fc.tick(40_000);
   assertClean(h);
+});
+
+Deno.test("§17.2.1: an INVITE answered inside onRequest starts no 100 Trying timer; an unanswered one gets 100 Trying after 200 ms", () => {
+  const fc = fakeClock();
+  let sets = 0;
+  class CountingQueue extends TimerQueue {
+    override setTimeout(fn: () => void, ms: number): TimerId {
+      sets++;
+      return super.setTimeout(fn, ms);
+    }
+  }
+  const sent: string[] = [];
+  let answer = true;
+  const layer: TransactionLayer<string> = new TransactionLayer<string>({
+    clock: new CountingQueue(fc.clock),
+    send: (msg) => void sent.push(msg.kind === "response" ? String(msg.status) : msg.method),
+    onRequest: (_req, tx) => {
+      if (answer && tx !== undefined) layer.reply(tx, 180);
+    },
+    onResponse: () => {},
+  });
+  layer.receive(request({ method: "INVITE", branch: "z9hG4bK-answered" }), "p");
+  assert.deepEqual(sent, ["180"]);
+  assert.equal(sets, 0, "no timer was set (and cleared) for the 100 Trying");
+  answer = false;
+  layer.receive(request({ method: "INVITE", branch: "z9hG4bK-silent", callId: "silent" }), "p");
+  assert.equal(sets, 1, "the 100 Trying delay runs for a TU that did not answer");
+  fc.tick(199);
+  assert.deepEqual(sent, ["180"]);
+  fc.tick(1);
+  assert.deepEqual(sent, ["180", "100"]);
+  layer.close();
+  assert.equal(layer.timerCount, 0);
 });
