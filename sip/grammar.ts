@@ -676,3 +676,37 @@ export function codesEqual(c: CharCodes, at: number, lit: Uint8Array): boolean {
 export function asciiBytes(lit: string): Uint8Array {
   return UTF8_ENC.encode(lit);
 }
+
+/** The request methods known by name, as constant strings with their bytes. */
+const KNOWN_METHODS: readonly (readonly [Uint8Array, string])[] = [
+  "INVITE",
+  "ACK",
+  "BYE",
+  "CANCEL",
+  "OPTIONS",
+  "REGISTER",
+  "PRACK",
+  "UPDATE",
+  "INFO",
+  "MESSAGE",
+  "SUBSCRIBE",
+  "NOTIFY",
+  "REFER",
+  "PUBLISH",
+].map((m) => [asciiBytes(m), m] as const);
+
+/**
+ * The method written in `c[s, e)` as a constant string when it is one of the common methods
+ * (no string is cut for them), else undefined.
+ * @param c the char codes
+ * @param s start
+ * @param e end (exclusive)
+ * @returns the method name, or undefined
+ */
+export function knownMethodCode(c: CharCodes, s: number, e: number): string | undefined {
+  const n = e - s;
+  for (const [bytes, name] of KNOWN_METHODS) {
+    if (bytes.length === n && bytes[0] === c[s] && codesEqual(c, s, bytes)) return name;
+  }
+  return undefined;
+}

@@ -24,9 +24,7 @@
 
 import { SipParseError } from "./errors.ts";
 import {
-  asciiBytes,
   type CharCodes,
-  codesEqual,
   describeChar,
   isDigit,
   isHostName,
@@ -35,6 +33,7 @@ import {
   isLws,
   isTokenChar,
   isTokenCode,
+  knownMethodCode,
   matchAt,
   MAX_UINT32,
   parseDigits,
@@ -1412,25 +1411,6 @@ export class SipCSeq implements CSeq {
     if (me === ms || me !== end) return undefined;
     return new SipCSeq(seq, knownMethodCode(c, ms, me) ?? text.slice(ms, me));
   }
-}
-
-/** The common methods as constants, by their bytes. */
-const METHOD_BYTES: readonly (readonly [Uint8Array, string])[] = [
-  "INVITE",
-  "ACK",
-  "BYE",
-  "CANCEL",
-  "OPTIONS",
-  "REGISTER",
-].map((m) => [asciiBytes(m), m] as const);
-
-/** {@linkcode knownMethod} over char codes. */
-function knownMethodCode(c: CharCodes, s: number, e: number): string | undefined {
-  const n = e - s;
-  for (const [bytes, name] of METHOD_BYTES) {
-    if (bytes.length === n && bytes[0] === c[s] && codesEqual(c, s, bytes)) return name;
-  }
-  return undefined;
 }
 
 /** The constant string for the common methods (no allocation, internalized). */

@@ -31,7 +31,14 @@
 import type { SipRequest, SipResponse } from "./types.ts";
 import { SipParseError } from "./errors.ts";
 import { HEADER_ID_KEYS, keyOfName } from "./header_names.ts";
-import { asciiBytes, type CharCodes, charCodesOf, codesEqual, isTokenCode } from "./grammar.ts";
+import {
+  asciiBytes,
+  type CharCodes,
+  charCodesOf,
+  codesEqual,
+  isTokenCode,
+  knownMethodCode,
+} from "./grammar.ts";
 import { type HeaderField, SipRequestMessage, SipResponseMessage } from "./message.ts";
 
 const UTF8_DECODER: TextDecoder = new TextDecoder();
@@ -432,33 +439,7 @@ function contentLengthOf(scan: FieldScan): number | undefined {
   return length;
 }
 
-/** The request methods whose names are constants (no string is cut for them). */
-const METHODS: readonly (readonly [Uint8Array, string])[] = [
-  "INVITE",
-  "ACK",
-  "BYE",
-  "CANCEL",
-  "OPTIONS",
-  "REGISTER",
-  "PRACK",
-  "UPDATE",
-  "INFO",
-  "MESSAGE",
-  "SUBSCRIBE",
-  "NOTIFY",
-  "REFER",
-  "PUBLISH",
-].map((m) => [asciiBytes(m), m] as const);
 const SIP_2_0: Uint8Array = asciiBytes("SIP/2.0");
-
-/** The method `c[s:e]` as a constant string when it is a common one. */
-function knownMethod(c: CharCodes, s: number, e: number): string | undefined {
-  const n = e - s;
-  for (const [bytes, name] of METHODS) {
-    if (bytes.length === n && bytes[0] === c[s] && codesEqual(c, s, bytes)) return name;
-  }
-  return undefined;
-}
 
 /** Parse the start line `src[ls:le]` (char codes `c`) and build the message object. */
 function buildMessage(
@@ -545,7 +526,7 @@ function buildMessage(
   }
   return new SipRequestMessage({
     version,
-    method: knownMethod(c, ls, sp1) ?? src.slice(ls, sp1),
+    method: knownMethodCode(c, ls, sp1) ?? src.slice(ls, sp1),
     uri,
     headerIndex: { text: src, codes: c, lines: scan.lines, extra: scan.extra },
     body,
