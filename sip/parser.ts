@@ -305,19 +305,21 @@ function parseFields(head: string, c: CharCodes, from: number, toEnd: boolean): 
   let open = false;
   let bodyAt = -1;
   for (;;) {
+    // `last`: no header line follows (the end of the input, or the empty line).
+    let last = false;
     let lf = pos < n ? head.indexOf("\n", pos) : -1;
     if (lf < 0) {
-      if (!toEnd || pos >= n) break;
-      lf = n;
+      if (!toEnd || pos >= n) last = true;
+      else lf = n;
     }
     const lineEnd = lf > pos && c[lf - 1] === 13 ? lf - 1 : lf;
     const c0 = c[pos];
-    if (lineEnd === pos) {
+    if (!last && lineEnd === pos) {
       // The empty line: the header section ends here.
       bodyAt = lf + 1;
-      break;
+      last = true;
     }
-    if (c0 === 32 || c0 === 9) {
+    if (!last && (c0 === 32 || c0 === 9)) {
       // Folding (RFC 3261 §7.3.1): the line continues the previous header value.
       const line = head.slice(pos, lineEnd);
       pos = lf + 1;
@@ -353,6 +355,7 @@ function parseFields(head: string, c: CharCodes, from: number, toEnd: boolean): 
         }
       }
     }
+    if (last) break;
     // The colon ends the (short) name: a few typed-array reads beat a string search.
     let colon = pos;
     while (colon < lineEnd && c[colon] !== 58) colon++;
@@ -396,23 +399,6 @@ function parseFields(head: string, c: CharCodes, from: number, toEnd: boolean): 
     open = true;
     folded = false;
     pos = lf + 1;
-  }
-  if (open) {
-    if (folded) {
-      lines.push(-1 - extra.length, 0, 0, id);
-      extra.push({ name, key, value, raw, source: undefined, start: 0, end: 0 });
-    } else {
-      lines.push(ls, vs, ve, id);
-    }
-    if (id === ID_CONTENT_LENGTH) {
-      if (lengthStart < 0) {
-        lengthText = folded ? value : head;
-        lengthStart = folded ? 0 : vs;
-        lengthEnd = folded ? value.length : ve;
-      } else {
-        (moreLengths ??= []).push(folded ? value : head.slice(vs, ve));
-      }
-    }
   }
   if (toEnd && bodyAt < 0) bodyAt = n;
   return { codes: c, lines, extra, seen, lengthText, lengthStart, lengthEnd, moreLengths, bodyAt };
