@@ -71,8 +71,13 @@ export class ChainError extends Error {
   }
 }
 
-/** True for a promise or any other thenable. */
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+/**
+ * True for a promise or any other thenable (what `await` would wait for): the one test the
+ * service layer uses to keep synchronous results synchronous.
+ * @param v a result that may be a promise
+ * @returns whether `v` has a `then` method
+ */
+export function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof v === "object" && v !== null &&
     typeof (v as { then?: unknown }).then === "function";
 }

@@ -32,6 +32,7 @@
  */
 
 import { AsyncLocalStorage } from "../deps.ts";
+import { isThenable } from "./chain.ts";
 
 interface Active {
   queue: KeyedQueue;
@@ -42,12 +43,6 @@ interface Active {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const NOOP = (): void => {};
-
-/** True for a promise or any other thenable. */
-function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
-  return typeof v === "object" && v !== null &&
-    typeof (v as { then?: unknown }).then === "function";
-}
 
 interface Entry {
   tail: Promise<void>;

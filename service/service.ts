@@ -42,6 +42,7 @@ import {
   composeMaybe,
   composeRaw,
   fromCallback,
+  isThenable,
   type Link,
   NO_REPLY,
 } from "./chain.ts";
@@ -1128,11 +1129,6 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       closeTimeout: next.closeTimeout,
     });
   }
-}
-
-function isThenable(v: unknown): v is Promise<unknown> {
-  return typeof v === "object" && v !== null &&
-    typeof (v as { then?: unknown }).then === "function";
 }
 
 function noReplyToUndefined(r: unknown): unknown {

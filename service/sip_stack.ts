@@ -78,6 +78,7 @@ import type {
   TransportName,
 } from "../transport/types.ts";
 import { type ListenSpec, parseListenUri } from "../transport/listen_uri.ts";
+import { isThenable } from "./chain.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
 import { type HeaderMap, normalizeReply, type ReplyValue } from "./reply.ts";
 import {
@@ -442,11 +443,6 @@ interface Pending {
 /** The built-in callbacks: a stack callback identical to one of them is skipped or called
  * without the chain machinery. */
 const DEFAULTS: Readonly<SipCallbacks> = defaultSipCallbacks;
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof value === "object" && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
-}
 
 function hostForUri(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
@@ -1201,15 +1197,7 @@ class Stack implements SipStack {
     ) return false;
     if (req.hasHeader("Authorization") || req.hasHeader("Proxy-Authorization")) return false;
     if (validateMessage(req) !== undefined) return false;
-    if (
-      checkUasRequest(req, {
-        allow: this.#acceptedMethods,
-        advertise: this.#capabilities.allow,
-        supported: this.#capabilities.supported,
-        accept: this.#capabilities.accept,
-        merged: false,
-      }) !== undefined
-    ) return false;
+    if (checkUasRequest(req, this.#uasChecks(false)) !== undefined) return false;
     const res = createResponse(req, 200, "OK", {
       toTag: this.#statelessTag(req),
       fields: this.#capabilityFields(),
@@ -1448,7 +1436,7 @@ class Stack implements SipStack {
       return;
     }
     const result = this.#callbacks[name](req, call);
-    if (isPromise(result)) return result.then((value) => this.#applyResult(call, value));
+    if (isThenable(result)) return result.then((value) => this.#applyResult(call, value));
     this.#applyResult(call, result);
     return undefined;
   }
