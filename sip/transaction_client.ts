@@ -160,7 +160,7 @@ export class TransactionStateError extends Error {
 }
 
 /** The common part of INVITE and non-INVITE client transactions. */
-export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers {
+export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers<SipRequest> {
   /** The transaction key in the layer's table (branch and method, §17.1.3). */
   readonly key: string;
   /** The request that created the transaction, as sent. */
@@ -198,8 +198,6 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
     this.reliable = options.reliable;
   }
 
-  /** The current state. */
-  abstract get state(): string;
   /** True when the transaction is an INVITE client transaction. */
   abstract get isInvite(): boolean;
   /** Send the request and start the timers. */
@@ -212,34 +210,19 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
     return this.host.clock;
   }
 
-  /** Report that the transport failed for this transaction (e.g. an async connect error);
-   * the TU is told and the transaction terminates (§17.1.4). */
-  transportError(error: unknown): void {
-    if (this.state === "terminated") return;
+  /** Tells the layer's client side about the transport error. */
+  protected override reportTransportError(error: unknown): void {
     this.host.clientTransportError(this, error);
-    this.terminate();
   }
 
-  /** Stop all timers and leave the tables, without telling the TU anything else. */
-  terminate(): void {
-    if (this.state === "terminated") return;
-    this.clearTimers();
-    this.setTerminated();
+  /** Tells the layer the client transaction ended. */
+  protected override reportTerminated(): void {
     this.host.clientTerminated(this);
   }
 
-  /** Enter the Terminated state (subclass state field). */
-  protected abstract setTerminated(): void;
-
-  /** Send through the host; returns false (and terminates) on a transport error. */
-  protected transmit(msg: SipRequest): boolean {
-    try {
-      this.host.transmit(msg, this);
-      return true;
-    } catch (error) {
-      this.transportError(error);
-      return false;
-    }
+  /** Hands the message to the layer's transport. */
+  protected override send(msg: SipRequest): void {
+    this.host.transmit(msg, this);
   }
 }
 

@@ -92,7 +92,7 @@ export interface ServerTransactionOptions<Ctx> {
 }
 
 /** The common part of INVITE and non-INVITE server transactions. */
-export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers {
+export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers<SipResponse> {
   /** The transaction key in the layer's table (§17.2.3). */
   readonly key: string;
   /** The method of the request that created the transaction. */
@@ -163,8 +163,6 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
     this.#request = undefined;
   }
 
-  /** The current state. */
-  abstract get state(): string;
   /** True when the transaction is an INVITE server transaction. */
   abstract get isInvite(): boolean;
   /** Send a response from the TU through the transaction. Throws
@@ -184,34 +182,19 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
     return this.host.clock;
   }
 
-  /** Report that the transport failed for this transaction; the TU is told and the
-   * transaction terminates (§17.2.4). */
-  transportError(error: unknown): void {
-    if (this.state === "terminated") return;
+  /** Tells the layer's server side about the transport error. */
+  protected override reportTransportError(error: unknown): void {
     this.host.serverTransportError(this, error);
-    this.terminate();
   }
 
-  /** Stop all timers and leave the tables. */
-  terminate(): void {
-    if (this.state === "terminated") return;
-    this.clearTimers();
-    this.setTerminated();
+  /** Tells the layer the server transaction ended. */
+  protected override reportTerminated(): void {
     this.host.serverTerminated(this);
   }
 
-  /** Enter the Terminated state (subclass state field). */
-  protected abstract setTerminated(): void;
-
-  /** Send through the host; returns false (and terminates) on a transport error. */
-  protected transmit(msg: SipResponse): boolean {
-    try {
-      this.host.transmit(msg, this);
-      return true;
-    } catch (error) {
-      this.transportError(error);
-      return false;
-    }
+  /** Hands the message to the layer's transport. */
+  protected override send(msg: SipResponse): void {
+    this.host.transmit(msg, this);
   }
 }
 

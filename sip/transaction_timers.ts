@@ -2,14 +2,17 @@
  * The two timer slots every RFC 3261 §17 transaction runs on: one for retransmissions
  * (Timers A, E, G, or the delayed 100 Trying) and one for timeouts (B, D, F, H, I, J, K, L, M,
  * or the CANCEL guard). A state change reuses the slots, so a transaction never holds more
- * than two timers.
+ * than two timers. The base also holds the end of life that client and server transactions
+ * share: a transport error (§17.1.4, §17.2.4), termination, and sending through the layer.
  *
  * @module
  */
 import type { Clock, TimerId } from "./clock.ts";
 
-/** Base of client and server transactions: the timer slots and their bookkeeping. */
-export abstract class TransactionTimers {
+/** Base of client and server transactions: the timer slots and their bookkeeping, and the
+ * shared end of life (transport error, termination, sending through the owning layer).
+ * `M` is what the transaction sends (requests for a client, responses for a server). */
+export abstract class TransactionTimers<M = unknown> {
   /** The retransmission timer slot (A, E, G, or the 100 Trying delay). */
   protected retransmitTimer: TimerId | undefined = undefined;
   /** The timeout timer slot (B, D, F, H, I, J, K, L, M, or the CANCEL guard). */
@@ -17,6 +20,50 @@ export abstract class TransactionTimers {
 
   /** The clock the slots run on (the owning layer's). */
   protected abstract get timerClock(): Clock;
+
+  /** The current state (`"terminated"` at the end). */
+  abstract get state(): string;
+
+  /** Enter the Terminated state (subclass state field). */
+  protected abstract setTerminated(): void;
+
+  /** Tell the owning layer (and so the TU) about a transport error. */
+  protected abstract reportTransportError(error: unknown): void;
+
+  /** Tell the owning layer the transaction has ended (it leaves its tables). */
+  protected abstract reportTerminated(): void;
+
+  /** Hand a message to the owning layer's transport; throws on a transport error. */
+  protected abstract send(msg: M): void;
+
+  /** Report that the transport failed for this transaction (e.g. an async connect error);
+   * the TU is told and the transaction terminates (§17.1.4, §17.2.4).
+   * @param error what the transport reported
+   */
+  transportError(error: unknown): void {
+    if (this.state === "terminated") return;
+    this.reportTransportError(error);
+    this.terminate();
+  }
+
+  /** Stop all timers and leave the tables, without telling the TU anything else. */
+  terminate(): void {
+    if (this.state === "terminated") return;
+    this.clearTimers();
+    this.setTerminated();
+    this.reportTerminated();
+  }
+
+  /** Send through the owning layer; returns false (and terminates) on a transport error. */
+  protected transmit(msg: M): boolean {
+    try {
+      this.send(msg);
+      return true;
+    } catch (error) {
+      this.transportError(error);
+      return false;
+    }
+  }
 
   /** Number of running timers (for leak checks). */
   get activeTimers(): number {
