@@ -368,6 +368,7 @@ export {
   orderPlugins,
   parseConfigText,
   resolveConfig,
+  UDP_BACKENDS,
 } from "./service/config.ts";
 export type {
   ConfigSource,
@@ -377,6 +378,7 @@ export type {
   ServiceConfigInput,
   SipLimits,
   SourcePosition,
+  UdpBackendChoice,
 } from "./service/config.ts";
 export { definePlugin, pluginState } from "./service/plugin.ts";
 export type {

@@ -8,6 +8,6 @@ step deno lint
 step deno check .
 step deno doc --lint mod.ts
 step deno publish --dry-run --allow-dirty
-# --unstable-net lets the tests cover the optional Deno.listenDatagram UDP back end too; the
-# library default (node:dgram) needs no unstable flag.
+# --unstable-net (also in deno.json): sipkit's UDP transport uses Deno.listenDatagram when it is
+# available and node:dgram otherwise; the tests cover both back ends.
 step deno test -A --unstable-net --doc

@@ -4,7 +4,10 @@
  * Starts three UASs on 127.0.0.1, one at a time, and drives each with SIPp over UDP:
  *
  * - `floor`: bench/raw_responder.ts, a Deno UDP responder that copies headers without SIP
- *   parsing (the runtime's floor),
+ *   parsing (the runtime's floor), on `Deno.listenDatagram` like sipkit (deno.json enables
+ *   `--unstable-net`, so sipkit's UDP transport picks that back end),
+ * - `floor_dgram`: the same responder on `node:dgram`, the back end sipkit falls back to
+ *   without `--unstable-net` (a second reference: Deno's node:dgram layer costs more),
  * - `sipkit`: examples/uas.ts,
  * - `kirm`: npm `sip` 0.0.6 under Node (bench/kirm_uas.mjs; installed with npm into a temp dir),
  * - `kamailio`: Kamailio answering OPTIONS statelessly (bench/kamailio_options.cfg; OPTIONS
@@ -44,7 +47,7 @@ for (const a of Deno.args) {
 }
 const QUICK = argv.has("quick");
 const ONLY = new Set((argv.get("only") ?? "options,calls,maxrate,memory").split(","));
-const TARGETS = (argv.get("targets") ?? "floor,sipkit,kirm").split(",") as TargetName[];
+const TARGETS = (argv.get("targets") ?? "floor,floor_dgram,sipkit,kirm").split(",") as TargetName[];
 const OPTIONS_RATE = Number(argv.get("options-rate") ?? (QUICK ? "2000" : "10000"));
 const CALLS_RATE = Number(argv.get("calls-rate") ?? (QUICK ? "500" : "2000"));
 const SECONDS = Number(argv.get("seconds") ?? (QUICK ? "2" : "5"));
@@ -115,7 +118,7 @@ function treeRss(pid: number): number {
 // ---------------------------------------------------------------------------------------------
 // targets
 
-type TargetName = "floor" | "sipkit" | "kirm" | "kamailio";
+type TargetName = "floor" | "floor_dgram" | "sipkit" | "kirm" | "kamailio";
 
 interface Target {
   name: TargetName;
@@ -167,9 +170,11 @@ async function startTarget(name: TargetName): Promise<Target> {
     }
     return { name, port, proc, dir };
   }
-  if (name === "floor") {
-    proc = spawn(Deno.execPath(), ["run", "-A", `${REPO_ROOT}/bench/raw_responder.ts`, `${port}`], {
-      name: "raw_responder",
+  if (name === "floor" || name === "floor_dgram") {
+    const backend = name === "floor" ? "deno" : "dgram";
+    const script = `${REPO_ROOT}/bench/raw_responder.ts`;
+    proc = spawn(Deno.execPath(), ["run", "-A", "--unstable-net", script, `${port}`, backend], {
+      name: `raw_responder ${backend}`,
     });
   } else {
     kirmDir ??= await installKirm();
@@ -330,7 +335,9 @@ async function maxRatePhase(): Promise<void> {
 }
 
 async function memoryPhase(): Promise<void> {
-  for (const name of TARGETS.filter((n) => n !== "floor" && n !== "kamailio")) {
+  for (
+    const name of TARGETS.filter((n) => n !== "floor" && n !== "floor_dgram" && n !== "kamailio")
+  ) {
     await withTarget(name, async (t) => {
       await measure(t, "calls", 200, 1);
       await delay(1000);
@@ -410,7 +417,7 @@ function report(): void {
   out(`command: deno task bench:load ${Deno.args.join(" ")}`);
   out();
   if (rows.length > 0) {
-    const widths = [8, 8, 7, 8, 7, 7, 8, 10, 8, 8, 8, 7];
+    const widths = [11, 8, 7, 8, 7, 7, 8, 10, 8, 8, 8, 7];
     out(pad([
       "target",
       "kind",
@@ -453,7 +460,7 @@ function report(): void {
     out("max rate (0 failed, < 1% retransmissions):");
     for (const m of maxRates) {
       out(
-        `  ${m.target.padEnd(7)} ${m.kind.padEnd(8)} ${
+        `  ${m.target.padEnd(11)} ${m.kind.padEnd(8)} ${
           String(m.rate).padStart(6)
         }/s   [${m.tried}]`,
       );
@@ -464,7 +471,7 @@ function report(): void {
     out("memory with confirmed dialogs held open:");
     for (const m of memory) {
       out(
-        `  ${m.target.padEnd(7)} ${m.dialogs} dialogs: RSS ${fmt(m.baseMB)} → ${
+        `  ${m.target.padEnd(11)} ${m.dialogs} dialogs: RSS ${fmt(m.baseMB)} → ${
           fmt(m.heldMB)
         } MB, ` +
           `${fmt(m.perDialogKB, 2)} KB per dialog; 40 s later (transactions gone) ` +

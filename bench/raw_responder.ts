@@ -2,11 +2,13 @@
  * The runtime floor for the load harness: a UDP responder that answers SIP requests by
  * copying the Via, From, To, Call-ID and CSeq lines into a fixed response, with no SIP
  * parsing, no transactions and no dialogs. OPTIONS and BYE (anything but INVITE and ACK) get
- * 200; INVITE gets 180 then 200 with SDP; ACK is ignored. It uses `node:dgram`, the UDP back
- * end sipkit's transport uses, so the difference to sipkit is the cost of sipkit itself.
+ * 200; INVITE gets 180 then 200 with SDP; ACK is ignored. Two back ends, as sipkit's UDP
+ * transport has: `deno` (Deno.listenDatagram, one reused receive buffer; what sipkit uses when
+ * `--unstable-net` is on, as in this repository's deno.json) and `dgram` (node:dgram, sipkit's
+ * fallback). Compared on the same back end, the difference to sipkit is the cost of sipkit.
  *
  * Usage: deno run -A [--unstable-net] bench/raw_responder.ts <port> [dgram|deno]
- * (prints `ready udp 127.0.0.1 <port>`; `deno` uses Deno.listenDatagram, needs --unstable-net)
+ * (prints `ready udp 127.0.0.1 <port>`; `deno` needs --unstable-net)
  */
 import dgram from "node:dgram";
 
@@ -59,7 +61,7 @@ function ready(p: number): void {
 type DenoDatagram = {
   listenDatagram(o: { transport: "udp"; hostname: string; port: number }): {
     addr: { port: number };
-    receive(): Promise<[Uint8Array, { hostname: string; port: number }]>;
+    receive(p?: Uint8Array): Promise<[Uint8Array, { hostname: string; port: number }]>;
     send(b: Uint8Array, a: { transport: "udp"; hostname: string; port: number }): Promise<number>;
     close(): void;
   };
@@ -74,11 +76,21 @@ if (backend === "deno") {
   });
   ready(conn.addr.port);
   for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => Deno.exit(0));
+  // One receive buffer, as sipkit's Deno back end; sends are not awaited one by one, except
+  // that the 200 of an INVITE leaves once its 180 is sent (ops in flight together may
+  // complete out of order).
+  const buf = new Uint8Array(65536);
+  const local = conn.addr.port;
   for (;;) {
-    const [msg, from] = await conn.receive();
-    for (const r of answer(msg, conn.addr.port)) {
-      await conn.send(enc.encode(r), { transport: "udp", hostname: from.hostname, port: from.port })
-        .catch(() => 0);
+    const [msg, from] = await conn.receive(buf);
+    const rs = answer(msg, local);
+    if (rs.length === 0) continue;
+    const to = { transport: "udp" as const, hostname: from.hostname, port: from.port };
+    if (rs.length === 1) conn.send(enc.encode(rs[0]!), to).catch(() => 0);
+    else {
+      conn.send(enc.encode(rs[0]!), to).then(() => conn.send(enc.encode(rs[1]!), to)).catch(
+        () => 0,
+      );
     }
   }
 } else {

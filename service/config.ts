@@ -337,6 +337,12 @@ export interface SipLimits extends TransportLimits {
   maxCalls: number;
 }
 
+/** The `udpBackend` option: `auto` picks `deno` when `Deno.listenDatagram` is usable. */
+export type UdpBackendChoice = "auto" | "deno" | "node";
+
+/** The values `udpBackend` accepts. */
+export const UDP_BACKENDS: readonly UdpBackendChoice[] = Object.freeze(["auto", "deno", "node"]);
+
 /** The input of `start` and `update`: every option is optional (see `docs/config.md`). */
 export interface ServiceConfigInput<S extends object = StateMap> {
   /** The service name (only from files; `start` takes the name as its first argument). */
@@ -355,6 +361,9 @@ export interface ServiceConfigInput<S extends object = StateMap> {
   limits?: Partial<SipLimits>;
   /** RFC 3261 §18.1.1: requests larger than this (bytes) go over TCP instead of UDP. */
   udpMaxSize?: number;
+  /** UDP implementation: `auto` (default: `Deno.listenDatagram` when the process runs with
+   * `--unstable-net`, else `node:dgram`), `deno` or `node`. Read when the service starts. */
+  udpBackend?: UdpBackendChoice;
   /** TLS settings. */
   tls?: TlsOptions;
   /** RFC 5626 keep-alive ping interval on outbound flows in ms (0: off). */
@@ -409,6 +418,8 @@ export interface ServiceConfig<S extends object = StateMap> {
   limits: SipLimits;
   /** UDP size threshold (bytes). */
   udpMaxSize: number;
+  /** UDP implementation. */
+  udpBackend: UdpBackendChoice;
   /** TLS settings. */
   tls: TlsOptions;
   /** Keep-alive interval (ms, 0 = off). */
@@ -456,6 +467,7 @@ export const CONFIG_DEFAULTS: {
   readonly timers: Readonly<SipTimers>;
   readonly limits: Readonly<SipLimits>;
   readonly udpMaxSize: number;
+  readonly udpBackend: UdpBackendChoice;
   readonly keepAliveInterval: number;
   readonly keepAliveTimeout: number;
   readonly fromUser: string;
@@ -479,6 +491,7 @@ export const CONFIG_DEFAULTS: {
     maxCalls: 100_000,
   }),
   udpMaxSize: 1300,
+  udpBackend: "auto",
   keepAliveInterval: 120_000,
   keepAliveTimeout: 10_000,
   fromUser: "sipkit",
@@ -605,6 +618,7 @@ export function resolveConfig<S extends object = StateMap>(
   };
   ls.done();
   const udpMaxSize = r.number("udpMaxSize", d.udpMaxSize, { min: 200, integer: true });
+  const udpBackend = r.string<UdpBackendChoice>("udpBackend", d.udpBackend, UDP_BACKENDS);
   const tr = r.section("tls");
   const tls: TlsOptions = {};
   if (tr.has("caCerts")) tls.caCerts = tr.stringList("caCerts", []);
@@ -705,6 +719,7 @@ export function resolveConfig<S extends object = StateMap>(
     timers,
     limits,
     udpMaxSize,
+    udpBackend,
     tls,
     keepAliveInterval,
     keepAliveTimeout,

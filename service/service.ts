@@ -821,6 +821,7 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
         keepAliveTimeout: c.keepAliveTimeout,
         now: () => c.clock.now(),
         name: this.name,
+        ...(c.udpBackend === "auto" ? {} : { udpBackend: c.udpBackend }),
       },
       callbacks: this.#stackCallbacks as unknown as SipCallbacks,
       // The chains end in the defaults already: `undefined` means "answered later".
@@ -1013,7 +1014,8 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
    * plugins kept get their `update` hook; the chains are recomposed. Updates are serialized.
    *
    * @param partial the options to change
-   * @throws ConfigError when the merged config is invalid (then nothing changed)
+   * @throws ConfigError when the merged config is invalid, or changes `name` or `udpBackend`
+   *   (then nothing changed)
    */
   update(partial: ServiceConfigInput<S>): Promise<void> {
     const run = this.#updating.then(() => this.#update(partial));
@@ -1046,6 +1048,10 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       merged.pluginConfig = kept;
     }
     const next = resolveConfig<S>(merged, { previous: this.#config as ServiceConfig<object> });
+    if (next.udpBackend !== this.#config.udpBackend) {
+      // The UDP sockets are open on one implementation; they are not reopened live.
+      throw new ConfigError("udpBackend", "cannot be changed by update (it is read at start)");
+    }
     await new Promise<void>((resolve, reject) => {
       const run = async (): Promise<void> => {
         try {

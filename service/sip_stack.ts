@@ -1970,12 +1970,14 @@ class Stack implements SipStack {
   ): Promise<UacResult> {
     const r = await this.#sendInDialogOnce(entry, method, options);
     if (
-      r.status !== 491 || r.response === undefined || options.glareRetry === false ||
+      r.status !== 491 || options.glareRetry === false ||
       (method !== "INVITE" && method !== "UPDATE")
     ) {
       return r;
     }
     // RFC 3261 §14.1: after a 491, wait 2.1-4 s (we own the Call-ID) or 0-2 s, then retry once.
+    // The same when the re-INVITE could not be sent at all because an INVITE transaction was
+    // in progress in either direction (§14.2; a 491 without a response).
     const delay = glareBackoff(entry.isUac);
     const waited = await this.#sleep(delay);
     if (!waited || entry.dialog.state === "terminated") return r;
@@ -2021,6 +2023,10 @@ class Stack implements SipStack {
     } catch (error) {
       this.#log.info("Cannot resolve the dialog target: {error}", { error: errorText(error) });
       return { status: 503, reason: "Service Unavailable", response: undefined };
+    }
+    // §14.2 again: the peer's re-INVITE may have arrived while the target was being resolved.
+    if (method === "INVITE" && (entry.pendingInvite !== undefined || entry.incomingInvite)) {
+      return { status: 491, reason: "Request Pending", response: undefined };
     }
     if (method === "BYE") {
       this.#stopRetrans(entry);

@@ -30,7 +30,7 @@ import {
 import { Rfc3263Resolver } from "./resolver.ts";
 import { isStunBindingRequest, looksLikeStun, parseIp, stunBindingSuccess } from "./stun.ts";
 import { connectStream, StreamConnection } from "./tcp.ts";
-import { openUdp, type UdpBackend, type UdpSocket } from "./udp.ts";
+import { denoDatagramAvailable, openUdp, type UdpBackend, type UdpSocket } from "./udp.ts";
 import { connectWebSocket, offersSipSubprotocol, WsConnection } from "./ws.ts";
 import {
   DEFAULT_PORT,
@@ -59,7 +59,9 @@ import type {
 
 /** Options of {@linkcode TransportLayer}: {@linkcode TransportOptions} plus the UDP back end. */
 export interface TransportLayerOptions extends TransportOptions {
-  /** UDP implementation (default `node`, i.e. `node:dgram`; see docs/transport.md). */
+  /** UDP implementation: `deno` (`Deno.listenDatagram`) when the process runs with
+   * `--unstable-net` (or `"unstable": ["net"]` in deno.json), else `node` (`node:dgram`);
+   * see docs/transport.md. */
   udpBackend?: UdpBackend;
   /** RFC 3261 §18.1.2: drop responses whose top Via sent-by is not one of ours (default
    * true; responses on connections we opened are always accepted). */
@@ -211,7 +213,7 @@ export class TransportLayer implements SipTransport {
     );
     this.#answerMalformed = options.answerMalformed ?? true;
     this.#checkResponseVia = options.checkResponseVia ?? true;
-    this.#udpBackend = options.udpBackend ?? "node";
+    this.#udpBackend = options.udpBackend ?? (denoDatagramAvailable() ? "deno" : "node");
     this.#flowEvents = {
       onFrame: (flow, data) => this.#onFlowFrame(flow, data),
       onClose: (flow, reason) => this.#onFlowClose(flow, reason),
@@ -232,6 +234,11 @@ export class TransportLayer implements SipTransport {
         return limits().maxMalformed;
       },
     };
+  }
+
+  /** The UDP implementation in use: `deno` (`Deno.listenDatagram`) or `node` (`node:dgram`). */
+  get udpBackend(): UdpBackend {
+    return this.#udpBackend;
   }
 
   /** The effective limits. */
@@ -510,6 +517,7 @@ export class TransportLayer implements SipTransport {
         });
         const socket0 = (): UdpSocket => socket;
         const info = make(socket.local.host, socket.local.port);
+        info.udpBackend = this.#udpBackend;
         ref.info = info;
         return { kind: "udp", socket, info, advertised };
       }

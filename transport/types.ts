@@ -37,6 +37,9 @@ export interface ListenerInfo {
   uri: string;
   /** The HTTP path for WS/WSS listeners (default `/`). */
   path?: string;
+  /** UDP listeners: the implementation carrying the socket (`deno`: `Deno.listenDatagram`,
+   * `node`: `node:dgram`). */
+  udpBackend?: "deno" | "node";
 }
 
 /** A message received by a transport, with where it came from. */

@@ -719,6 +719,9 @@ Deno.test("sip stack: RFC 3261 §14.1 re-INVITE glare is answered 491, then retr
     assert.deepEqual([a.status, b.status].sort(), [491, 491]);
     // After the glare, a retry succeeds.
     assert.equal((await r.dialog!.reinvite({ body: SDP_OFFER })).status, 200);
+    // Both sides idle (the UAS has the ACK of that re-INVITE), so the next two re-INVITEs are
+    // sent in the same turn and cross on the wire.
+    await waitFor(() => uasDialogs.length === 2);
     // By default each side waits its §14.1 back-off (the Call-ID owner 2.1-4 s, the other
     // 0-2 s) and retries once: both re-INVITEs end up accepted.
     const t0 = Date.now();
@@ -728,6 +731,57 @@ Deno.test("sip stack: RFC 3261 §14.1 re-INVITE glare is answered 491, then retr
     ]);
     assert.deepEqual([c.status, d.status], [200, 200]);
     assert.ok(Date.now() - t0 >= 2100, "the Call-ID owner waits at least 2.1 s");
+    assert.equal((await r.dialog!.bye()).status, 200);
+  } finally {
+    await closeAll(uac, uas);
+  }
+});
+
+Deno.test("sip stack: RFC 3261 §14.2 a re-INVITE asked for while the peer's re-INVITE is in progress is not sent; it is retried after the back-off", async () => {
+  const uasDialogs: DialogHandle[] = [];
+  let uacCallbacks = 0;
+  let uasCallbacks = 0;
+  const slow = (): Promise<MethodReply> =>
+    new Promise((resolve) => setTimeout(() => resolve({ answer: SDP_ANSWER }), 300));
+  const uas = await stack({
+    name: "uas",
+    callbacks: {
+      ...answeringUas([], uasDialogs),
+      sipReinvite: () => {
+        uasCallbacks++;
+        return { answer: SDP_ANSWER };
+      },
+    },
+  });
+  const uac = await stack({
+    name: "uac",
+    callbacks: {
+      sipReinvite: () => {
+        uacCallbacks++;
+        return slow();
+      },
+    },
+  });
+  try {
+    const r = await uac.invite(target(uas, "udp"), { body: SDP_OFFER });
+    assert.equal(r.status, 200);
+    await waitFor(() => uasDialogs.length === 1);
+    // The UAS's re-INVITE is being answered by the UAC (300 ms): the UAC must not send one.
+    const c = uasDialogs[0]!.reinvite({ body: SDP_OFFER });
+    await waitFor(() => uacCallbacks === 1);
+    const refused = await r.dialog!.reinvite({ body: SDP_OFFER, glareRetry: false });
+    assert.equal(refused.status, 491);
+    assert.equal(refused.response, undefined, "nothing was sent");
+    // By default the UAC (the Call-ID owner) waits 2.1-4 s, when c is long done, and retries.
+    const t0 = Date.now();
+    const retried = r.dialog!.reinvite({ body: SDP_OFFER });
+    assert.equal((await c).status, 200);
+    assert.equal(uasCallbacks, 0, "nothing reached the UAS while its own re-INVITE was open");
+    const res = await retried;
+    assert.equal(res.status, 200);
+    assert.ok(res.response !== undefined);
+    assert.ok(Date.now() - t0 >= 2100, "the Call-ID owner waited its back-off");
+    assert.equal(uasCallbacks, 1, "the UAS saw exactly one re-INVITE from the UAC");
     assert.equal((await r.dialog!.bye()).status, 200);
   } finally {
     await closeAll(uac, uas);

@@ -201,3 +201,16 @@ for (const backend of ["node", "deno"] as const) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "TransportLayer picks Deno.listenDatagram for UDP when --unstable-net is on, node:dgram otherwise, and obeys udpBackend",
+  fn() {
+    const auto = new TransportLayer({ name: "udp-auto" });
+    assert.equal(auto.udpBackend, denoDatagramAvailable() ? "deno" : "node");
+    // `deno task test` passes --unstable-net, so the default must be the Deno back end here.
+    assert.equal(auto.udpBackend, "deno", "run with --unstable-net to test the default");
+    assert.equal(new TransportLayer({ udpBackend: "node" }).udpBackend, "node");
+    assert.equal(new TransportLayer({ udpBackend: "deno" }).udpBackend, "deno");
+  },
+});
