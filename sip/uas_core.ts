@@ -14,6 +14,7 @@
  */
 
 import type { SipRequest } from "./types.ts";
+import { SipRequestMessage } from "./message.ts";
 
 /** A rejection decided by {@linkcode checkUasRequest}: status, reason and extra headers. */
 export interface UasRejection {
@@ -99,6 +100,23 @@ function reject(
   return { status, reason, headers };
 }
 
+/** The Request-URI scheme, lower-cased. A parsed request whose URI is not built yet gives it
+ * from the text (`sip:...`, the part before the first colon when it is a plain scheme), so
+ * the check builds no URI object; anything else asks `req.uri`. */
+function requestScheme(req: SipRequest): string {
+  if (req instanceof SipRequestMessage) {
+    const text = req.uriText();
+    const colon = text.indexOf(":");
+    if (colon > 0 && colon <= 8 && PLAIN_SCHEME.test(text.slice(0, colon))) {
+      return text.slice(0, colon).toLowerCase();
+    }
+  }
+  return req.uri.scheme;
+}
+
+/** A scheme of letters only (`sip`, `SIPS`, `tel`...). */
+const PLAIN_SCHEME = /^[A-Za-z]+$/;
+
 /**
  * Apply the §8.2 checks.
  *
@@ -144,7 +162,7 @@ export function checkUasRequest(
   }
   // §8.2.2.1 To and Request-URI.
   const schemes = options.schemes ?? DEFAULT_SCHEMES;
-  if (!schemes.includes(req.uri.scheme)) return reject(416, "Unsupported URI Scheme");
+  if (!schemes.includes(requestScheme(req))) return reject(416, "Unsupported URI Scheme");
   // §8.2.2.2 Merged requests.
   if (options.merged === true && req.to.tag === undefined) {
     return reject(482, "Loop Detected");

@@ -2,6 +2,7 @@
 import { assert } from "../test_deps.ts";
 import { checkUasRequest } from "../../sip/uas_core.ts";
 import { parseMessage } from "../../sip/parser.ts";
+import { parseUri } from "../../sip/uri.ts";
 import type { SipRequest } from "../../sip/types.ts";
 import { request } from "./_transaction_helpers.ts";
 
@@ -30,6 +31,16 @@ Deno.test("§8.2.2.1: a Request-URI scheme the UAS does not support gets 416", (
   const r = checkUasRequest(request({ uri: "mailto:bob@example.com" }));
   assert.equal(r?.status, 416);
   assert.equal(checkUasRequest(request({ uri: "sips:bob@example.com" })), undefined);
+});
+
+Deno.test("§8.2.2.1: the scheme is compared case-insensitively, from the text or from a set URI", () => {
+  assert.equal(checkUasRequest(request({ uri: "SIP:bob@example.com" })), undefined);
+  assert.equal(checkUasRequest(request({ uri: "Tel:+15551234" })), undefined);
+  assert.equal(checkUasRequest(request({ uri: "IM:bob@example.com" }))?.status, 416);
+  // A URI replaced by code is read from the object (not from the text received).
+  const req = request({ uri: "sip:bob@example.com" });
+  req.uri = parseUri("mailto:x@example.com");
+  assert.equal(checkUasRequest(req)?.status, 416);
 });
 
 Deno.test("§8.2.2.2: a merged request (flagged by the layer) without To tag gets 482", () => {
