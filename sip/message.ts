@@ -962,21 +962,23 @@ export abstract class SipMessageCore {
   /** The start line and header section, ending with the empty line. Content-Length is
    * written once, with the actual body length. */
   #head(): string {
-    let out = this.startLine() + "\r\n";
+    // One join: a flat string (the encoder need not flatten a rope of concatenations) and
+    // fewer intermediate strings than `+=` per line.
+    const lines: string[] = [this.startLine()];
     let wroteLength = false;
     for (const f of this.#fields) {
       if (f.key === "content-length") {
         if (wroteLength) continue;
         wroteLength = true;
         const length = String(this.#bodyLength);
-        out += (f.raw !== undefined && f.value === length ? f.raw : `${f.name}: ${length}`) +
-          "\r\n";
+        lines.push(f.raw !== undefined && f.value === length ? f.raw : `${f.name}: ${length}`);
         continue;
       }
-      out += (f.raw ?? `${f.name}: ${f.value}`) + "\r\n";
+      lines.push(f.raw ?? `${f.name}: ${f.value}`);
     }
-    if (!wroteLength) out += `Content-Length: ${this.#bodyLength}\r\n`;
-    return out + "\r\n";
+    if (!wroteLength) lines.push(`Content-Length: ${this.#bodyLength}`);
+    lines.push("", "");
+    return lines.join("\r\n");
   }
 
   /** The wire form as text; the body is decoded as UTF-8, so use

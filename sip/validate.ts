@@ -251,16 +251,31 @@ function validate(msg: SipMessage): ValidationFailure | undefined {
     }
   }
 
-  const failure = check("CSeq header", () => msg.cseq) ??
-    check("From header", () => msg.from) ??
-    check("To header", () => msg.to) ??
-    check("Via header", () => msg.vias) ??
-    check("Contact header", () => msg.contacts) ??
-    check("Route header", () => msg.routes) ??
-    check("Record-Route header", () => msg.recordRoutes) ??
-    check("Max-Forwards header", () => msg.maxForwards) ??
-    check("Content-Type header", () => msg.contentType);
-  if (failure) return failure;
+  // Each accessor parses (and caches) its header; the label names the one that threw. No
+  // closure per check: this runs for every message.
+  let label = "CSeq header";
+  try {
+    void msg.cseq;
+    label = "From header";
+    void msg.from;
+    label = "To header";
+    void msg.to;
+    label = "Via header";
+    void msg.vias;
+    label = "Contact header";
+    void msg.contacts;
+    label = "Route header";
+    void msg.routes;
+    label = "Record-Route header";
+    void msg.recordRoutes;
+    label = "Max-Forwards header";
+    void msg.maxForwards;
+    label = "Content-Type header";
+    void msg.contentType;
+  } catch (e) {
+    if (e instanceof SipParseError) return bad(`Malformed ${label}: ${e.message}`);
+    throw e;
+  }
 
   const unbracketed = summary.unbracketed;
   if (unbracketed !== undefined) {
