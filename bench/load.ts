@@ -417,7 +417,7 @@ function report(): void {
   out(`command: deno task bench:load ${Deno.args.join(" ")}`);
   out();
   if (rows.length > 0) {
-    const widths = [11, 8, 7, 8, 7, 7, 8, 10, 8, 8, 8, 7];
+    const widths = [11, 8, 7, 8, 7, 7, 8, 10, 8, 8, 8, 8, 7];
     out(pad([
       "target",
       "kind",
@@ -428,12 +428,14 @@ function report(): void {
       "retrans",
       "µs/txn",
       "×floor",
+      "×f.dgram",
       "×kirm",
       "RSS MB",
       "sipp%",
     ], widths));
     for (const r of rows) {
       const floor = rows.find((x) => x.target === "floor" && x.kind === r.kind);
+      const floorDgram = rows.find((x) => x.target === "floor_dgram" && x.kind === r.kind);
       const kirm = rows.find((x) => x.target === "kirm" && x.kind === r.kind);
       out(pad([
         r.target,
@@ -445,13 +447,15 @@ function report(): void {
         String(r.retransmissions),
         fmt(r.cpuUsPerCall),
         floor ? fmt(r.cpuUsPerCall / floor.cpuUsPerCall, 2) : "-",
+        floorDgram ? fmt(r.cpuUsPerCall / floorDgram.cpuUsPerCall, 2) : "-",
         kirm ? fmt(r.cpuUsPerCall / kirm.cpuUsPerCall, 2) : "-",
         fmt(r.rssMB),
         fmt(r.sippCpuPct, 0),
       ], widths));
     }
     out(
-      "µs/txn: UAS CPU per OPTIONS transaction or per INVITE/ACK/BYE call; " +
+      "µs/txn: UAS CPU per OPTIONS transaction or per INVITE/ACK/BYE call; ×floor: to the " +
+        "raw responder on Deno.listenDatagram (sipkit's back end here), ×f.dgram: on node:dgram; " +
         "sipp%: SIPp's own CPU (100 = one core saturated)",
     );
   }
