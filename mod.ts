@@ -404,6 +404,7 @@ export type { Chain, Link, Next, NoReply, PlainCallback, Terminal } from "./serv
 export { defaultRegistry, ServiceExistsError, ServiceRegistry } from "./service/registry.ts";
 export type { Registered } from "./service/registry.ts";
 export { KeyedQueue } from "./service/keyed_queue.ts";
+export type { KeyedQueueOptions } from "./service/keyed_queue.ts";
 export { Mailbox } from "./service/mailbox.ts";
 export { RestartIntensity } from "./service/supervisor.ts";
 export type {

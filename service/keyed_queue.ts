@@ -11,6 +11,12 @@
  *   when awaited. The current task is tracked with an `AsyncLocalStorage`; the mark ends when
  *   the task settles, so a timer started inside a task and firing later queues normally.
  *   To queue behind the current task instead (fire-and-forget), use `post(key, fn)`.
+ * - With `{ asyncContext: false }` the current task is tracked during its synchronous part
+ *   only (no `AsyncLocalStorage` context per task, which costs an allocation and a weak-map
+ *   entry each time): a `run` on its own key from the task's synchronous part still runs
+ *   inline, one from a later continuation (after an `await`) queues behind it. For a queue
+ *   that the code of its tasks cannot reach, e.g. a SIP stack's own per-Call-ID queue, whose
+ *   tasks are only ever started by messages from the network.
  *
  * @example
  * ```ts
@@ -45,6 +51,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const NOOP = (): void => {};
 
 interface Entry {
+  key: string;
   tail: Promise<void>;
   pending: number;
   /** True while a task started by `runNow` runs its synchronous part (the tail does not
@@ -52,16 +59,45 @@ interface Entry {
   syncRunning: boolean;
   /** Resolves the tail handed out to tasks queued during that synchronous part. */
   release: (() => void) | undefined;
+  /** In the map of busy keys. A `runNow` task in its synchronous part is not, until it
+   * turns out to be asynchronous or a task is queued behind it: a synchronous task costs
+   * no map insert and delete. */
+  mapped: boolean;
+  /** The next entry down the stack of synchronous parts (nested `runNow` of other keys). */
+  below: Entry | undefined;
+}
+
+/** Options of a {@linkcode KeyedQueue}. */
+export interface KeyedQueueOptions {
+  /** Follow a task across `await`s with an `AsyncLocalStorage`, so that `run` on its own
+   * key from any continuation of the task runs inline (default true). With false, only
+   * from its synchronous part: see the module documentation. */
+  asyncContext?: boolean;
 }
 
 /** Serializes tasks per key. */
 export class KeyedQueue {
   #entries = new Map<string, Entry>();
-  #als = new AsyncLocalStorage<Active>();
+  /** The async context of the current task; undefined with `asyncContext: false`. */
+  readonly #als: AsyncLocalStorage<Active> | undefined;
+  /** With `asyncContext: false`: the task whose synchronous part is running. */
+  #sync: Active | undefined = undefined;
+  /** The entries of the `runNow` tasks whose synchronous part is running, innermost first
+   * (linked through `below`). */
+  #syncTop: Entry | undefined = undefined;
+
+  /** Create a queue.
+   * @param options whether tasks are followed across `await`s (default: yes)
+   */
+  constructor(options: KeyedQueueOptions = {}) {
+    this.#als = options.asyncContext === false ? undefined : new AsyncLocalStorage<Active>();
+  }
 
   /** Keys with a task running or waiting. */
   get size(): number {
-    return this.#entries.size;
+    let n = this.#entries.size;
+    for (let e = this.#syncTop; e !== undefined; e = e.below) if (!e.mapped) n++;
+    return n;
   }
 
   /** Whether a key has a task running or waiting.
@@ -69,14 +105,40 @@ export class KeyedQueue {
    * @returns true when busy
    */
   busy(key: string): boolean {
-    return this.#entries.has(key);
+    return this.#find(key) !== undefined;
+  }
+
+  /** The entry of a busy key. */
+  #find(key: string): Entry | undefined {
+    for (let e = this.#syncTop; e !== undefined; e = e.below) if (e.key === key) return e;
+    return this.#entries.get(key);
+  }
+
+  /** The current task, if any. */
+  #current(): Active | undefined {
+    const als = this.#als;
+    return als === undefined ? this.#sync : als.getStore();
   }
 
   #inside(key: string): Active | undefined {
-    for (let a = this.#als.getStore(); a !== undefined; a = a.parent) {
+    for (let a = this.#current(); a !== undefined; a = a.parent) {
       if (!a.done && a.queue === this && a.key === key) return a;
     }
     return undefined;
+  }
+
+  /** Call `fn` as the task `active`: in its async context, or marked as current for its
+   * synchronous part. */
+  #within<T>(active: Active, fn: () => T): T {
+    const als = this.#als;
+    if (als !== undefined) return als.run(active, fn);
+    const previous = this.#sync;
+    this.#sync = active;
+    try {
+      return fn();
+    } finally {
+      this.#sync = previous;
+    }
   }
 
   /** Run `fn` now, marked as a task of `key` nested in `parent` (the task that called
@@ -84,7 +146,7 @@ export class KeyedQueue {
    * poster). The mark ends when the task settles. */
   #exec<T>(key: string, fn: () => T | Promise<T>, parent: Active | undefined): Promise<T> {
     const active: Active = { queue: this, key, done: false, parent };
-    return this.#als.run(active, () => {
+    return this.#within(active, () => {
       let value: T | Promise<T>;
       try {
         value = fn();
@@ -112,7 +174,7 @@ export class KeyedQueue {
    * @returns the task's result
    */
   run<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
-    if (this.#inside(key) !== undefined) return this.#exec(key, fn, this.#als.getStore());
+    if (this.#inside(key) !== undefined) return this.#exec(key, fn, this.#current());
     return this.#enqueue(key, fn);
   }
 
@@ -129,22 +191,35 @@ export class KeyedQueue {
    * @returns the task's result: plain when `fn` ran at once and returned a plain value
    */
   runNow<T>(key: string, fn: () => T | Promise<T>): T | Promise<T> {
-    if (this.#entries.has(key) || this.#inside(key) !== undefined) return this.run(key, fn);
-    const entry: Entry = { tail: RESOLVED, pending: 1, syncRunning: true, release: undefined };
-    this.#entries.set(key, entry);
+    if (this.#find(key) !== undefined || this.#inside(key) !== undefined) {
+      return this.run(key, fn);
+    }
+    const entry: Entry = {
+      key,
+      tail: RESOLVED,
+      pending: 1,
+      syncRunning: true,
+      release: undefined,
+      mapped: false,
+      below: this.#syncTop,
+    };
+    this.#syncTop = entry;
     // Not nested in the caller's task, as for a queued task.
     const active: Active = { queue: this, key, done: false, parent: undefined };
     let value: T | Promise<T>;
     try {
-      value = this.#als.run(active, fn);
+      value = this.#within(active, fn);
     } catch (error) {
+      this.#syncTop = entry.below;
       this.#endNow(key, entry, active);
       throw error;
     }
+    this.#syncTop = entry.below;
     if (!isThenable(value)) {
       this.#endNow(key, entry, active);
       return value;
     }
+    this.#map(entry);
     entry.syncRunning = false;
     const result = Promise.resolve(value).then((v) => {
       this.#endNow(key, entry, active);
@@ -181,11 +256,19 @@ export class KeyedQueue {
   }
 
   #enqueue<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
-    let entry = this.#entries.get(key);
+    let entry = this.#find(key);
     if (entry === undefined) {
-      entry = { tail: RESOLVED, pending: 0, syncRunning: false, release: undefined };
-      this.#entries.set(key, entry);
+      entry = {
+        key,
+        tail: RESOLVED,
+        pending: 0,
+        syncRunning: false,
+        release: undefined,
+        mapped: false,
+        below: undefined,
+      };
     }
+    this.#map(entry);
     const e = entry;
     e.pending++;
     if (e.syncRunning && e.release === undefined) {
@@ -202,8 +285,17 @@ export class KeyedQueue {
     return result;
   }
 
+  /** Put the entry in the map of busy keys (a task waits behind it, or it went async). */
+  #map(entry: Entry): void {
+    if (entry.mapped) return;
+    entry.mapped = true;
+    this.#entries.set(entry.key, entry);
+  }
+
   #settle(key: string, entry: Entry): void {
     entry.pending--;
-    if (entry.pending === 0 && this.#entries.get(key) === entry) this.#entries.delete(key);
+    if (entry.pending === 0 && entry.mapped && this.#entries.get(key) === entry) {
+      this.#entries.delete(key);
+    }
   }
 }

@@ -485,6 +485,10 @@ function answerText(value: ReplyValue): string | undefined {
   return typeof text === "string" && text.isWellFormed() ? text : undefined;
 }
 
+/** The two multipliers of the stateless To tag hash. */
+const TAG_PRIME_A = 0x01000193;
+const TAG_PRIME_B = 0x5bd1e995;
+
 /** FNV-1a style: each UTF-16 code unit of `text` xored into `h`, then multiplied by the odd
  * `prime`; a newline ends the part (so "ab"+"c" and "a"+"bc" differ). */
 function mixHash(h: number, text: string, prime: number): number {
@@ -587,6 +591,8 @@ class DialogEntry implements DialogHandle {
 /** The handle of one incoming request. */
 class ServerCall implements SipCall {
   readonly request: SipRequest;
+  /** Read once: the stack's per-Call-ID tables hash this one string. */
+  readonly callId: string;
   readonly tx: ServerTransaction<Ctx>;
   readonly inbound: InboundMessage;
   readonly #stack: Stack;
@@ -605,14 +611,12 @@ class ServerCall implements SipCall {
   ) {
     this.#stack = stack;
     this.request = request;
+    this.callId = request.callId;
     this.tx = tx;
     this.inbound = inbound;
     this.toTag = request.to.tag ?? generateTag();
   }
 
-  get callId(): string {
-    return this.request.callId;
-  }
   get method(): string {
     return this.request.method;
   }
@@ -719,7 +723,11 @@ class Stack implements SipStack {
     this.#log = getLogger(["sipkit", this.name, "sip"]);
     this.transport = transport;
     this.#clock = new TimerQueue(options.clock ?? systemClock);
-    this.#queue = options.queue ?? new KeyedQueue();
+    // The stack's own queue is reached only by the stack, for messages from the transport
+    // (never from inside a task's continuation): it needs no async context per task. A
+    // queue given in the options may be used by callbacks on their own call, so it keeps its
+    // own setting.
+    this.#queue = options.queue ?? new KeyedQueue({ asyncContext: false });
     this.#hooks = options.hooks;
     this.#callbacks = options.callbacksComplete === true && options.callbacks !== undefined
       ? options.callbacks as SipCallbacks
@@ -1208,7 +1216,7 @@ class Stack implements SipStack {
     if (hooks !== undefined && hooks.active) {
       sent.then(() => this.#hookOutInbound(res, m), (error) => this.#statelessSendFailed(error));
     } else {
-      sent.catch((error) => this.#statelessSendFailed(error));
+      sent.catch(this.#onStatelessSendError);
     }
     return true;
   }
@@ -1225,6 +1233,9 @@ class Stack implements SipStack {
     return this.#capFields.fields;
   }
 
+  /** {@linkcode Stack.#statelessSendFailed}, bound once (no closure per stateless reply). */
+  readonly #onStatelessSendError = (error: unknown): void => this.#statelessSendFailed(error);
+
   #statelessSendFailed(error: unknown): void {
     this.#log.debug("Stateless OPTIONS reply not sent: {error}", { error: errorText(error) });
   }
@@ -1234,13 +1245,22 @@ class Stack implements SipStack {
    * (FNV-1a style) hashes, with different multipliers, of Call-ID, From tag, CSeq and top Via
    * branch, seeded from this stack's random secret. */
   #statelessTag(req: SipRequest): string {
-    const parts = [req.callId, req.from.tag ?? "", String(req.cseq.seq), req.vias[0]?.branch ?? ""];
-    let a = this.#tagSeedA;
-    let b = this.#tagSeedB;
-    for (const part of parts) {
-      a = mixHash(a, part, 0x01000193);
-      b = mixHash(b, part, 0x5bd1e995);
-    }
+    const callId = req.callId;
+    const fromTag = req.from.tag ?? "";
+    const seq = String(req.cseq.seq);
+    const branch = req.vias[0]?.branch ?? "";
+    const pa = TAG_PRIME_A;
+    const pb = TAG_PRIME_B;
+    const a = mixHash(
+      mixHash(mixHash(mixHash(this.#tagSeedA, callId, pa), fromTag, pa), seq, pa),
+      branch,
+      pa,
+    );
+    const b = mixHash(
+      mixHash(mixHash(mixHash(this.#tagSeedB, callId, pb), fromTag, pb), seq, pb),
+      branch,
+      pb,
+    );
     return "s" + (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
   }
 
@@ -1272,7 +1292,7 @@ class Stack implements SipStack {
       this.#replyRaw(call, 503, "Too Many Transactions", [["Retry-After", "5"]]);
       return;
     }
-    const callId = req.callId;
+    const callId = call.callId;
     if (!this.#calls.has(callId) && this.#calls.size >= this.#maxCalls) {
       this.#replyRaw(call, 503, "Too Many Calls", [["Retry-After", "5"]]);
       return;
@@ -1713,7 +1733,8 @@ class Stack implements SipStack {
   ): DialogEntry {
     const entry = new DialogEntry(this, dialog, flow);
     dialog.addUsage(usage);
-    const callId = dialog.callId;
+    // The same Call-ID as the request's: its string (already hashed) when there is one.
+    const callId = call === undefined ? dialog.callId : call.callId;
     this.#callRef(callId, 1);
     const previous = dialog.onTerminated;
     dialog.onTerminated = (d, reason) => {

@@ -171,12 +171,22 @@ const REASONS: ReadonlyMap<number, string> = new Map([
   [608, "Rejected"],
 ]);
 
+/** {@linkcode defaultReason} of every code from 0 to 699 (the 100-699 entries are used). */
+const REASON_BY_CODE: readonly string[] = Object.freeze(
+  Array.from(
+    { length: 700 },
+    (_, code) => REASONS.get(code) ?? REASONS.get(Math.floor(code / 100) * 100) ?? "",
+  ),
+);
+
 /** The default reason phrase of a status code; for an unknown code, the phrase of its class
  * (`x00`), or an empty string.
  * @param status the status code
  * @returns the phrase
  */
 export function defaultReason(status: number): string {
+  // Codes 100-699 (all a response can have) from a table indexed by code: no map lookup.
+  if (Number.isInteger(status) && status >= 100 && status <= 699) return REASON_BY_CODE[status]!;
   return REASONS.get(status) ?? REASONS.get(Math.floor(status / 100) * 100) ?? "";
 }
 

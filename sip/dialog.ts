@@ -126,6 +126,33 @@ export function dialogIdOfResponse(res: SipResponse): string | undefined {
   return dialogId(res.callId, res.from.tag ?? "", remote);
 }
 
+/** A tag as `createResponse` writes it: a non-empty token (RFC 3261 §25.1). */
+const TAG_TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+
+/**
+ * The To tag of a response to `request`. When the response's To is the request's To (a
+ * name-addr in angle brackets, without a tag) followed by `;tag=<token>`, as
+ * `createResponse` writes it, the tag is read off the text: the parse would give the same
+ * token, and a UAS answering thousands of INVITEs a second skips a name-addr parse per call.
+ * Anything else is parsed.
+ */
+function responseToTag(
+  request: SipRequest,
+  response: SipResponse,
+  toText: string | undefined,
+): string | undefined {
+  const requestTo = request.header("To");
+  if (
+    toText !== undefined && requestTo !== undefined && requestTo.includes("<") &&
+    toText.length > requestTo.length + 5 && toText.startsWith(requestTo) &&
+    toText.startsWith(";tag=", requestTo.length) && request.to.tag === undefined
+  ) {
+    const tag = toText.slice(requestTo.length + 5);
+    if (TAG_TOKEN_RE.test(tag)) return tag;
+  }
+  return response.to.tag;
+}
+
 function contactTarget(msg: SipRequest | SipResponse): Uri | undefined {
   const c = msg.contacts[0];
   return c === undefined || c.star ? undefined : c.uri;
@@ -277,7 +304,8 @@ export class Dialog {
    * @returns the dialog
    */
   static asUas(request: SipRequest, response: SipResponse, options: DialogOptions = {}): Dialog {
-    const localTag = response.to.tag;
+    const toText = response.header("To");
+    const localTag = responseToTag(request, response, toText);
     if (localTag === undefined || response.status < 101 || response.status >= 300) {
       throw new TypeError("A dialog needs a 101-299 response with a To tag (RFC 3261 §12.1).");
     }
@@ -287,7 +315,7 @@ export class Dialog {
       remoteTag: request.from.tag ?? "",
       role: "uas",
       state: response.status < 200 ? "early" : "confirmed",
-      localParty: response.header("To") ?? "",
+      localParty: toText ?? "",
       remoteParty: request.header("From") ?? "",
       localSeq: undefined,
       remoteSeq: request.cseq.seq,

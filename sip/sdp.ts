@@ -193,18 +193,32 @@ function isLetter(c: number): boolean {
 }
 
 function intField(text: string, what: string, line: number): number {
-  if (!/^\d{1,15}$/.test(text)) {
-    throw new SdpParseError(`Invalid ${what} ${JSON.stringify(text)}`, line);
+  // /^\d{1,15}$/, digit by digit (at most 15 digits: below 2^53, exact as a number).
+  const n = text.length;
+  let ok = n > 0 && n <= 15;
+  let v = 0;
+  for (let i = 0; ok && i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) ok = false;
+    else v = v * 10 + (c - 48);
   }
-  return Number(text);
+  if (!ok) throw new SdpParseError(`Invalid ${what} ${JSON.stringify(text)}`, line);
+  return v;
+}
+
+/** True when `fields` has an empty string. */
+function hasEmpty(fields: readonly string[], from = 0, to = fields.length): boolean {
+  for (let i = from; i < to; i++) if (fields[i] === "") return true;
+  return false;
 }
 
 function parseConnection(value: string, line: number): SdpConnection {
   const f = value.split(" ");
-  if (f.length !== 3 || f.some((x) => x === "")) {
+  if (f.length !== 3 || hasEmpty(f)) {
     throw new SdpParseError("c= needs <nettype> <addrtype> <address>", line);
   }
   const [netType, addrType, addrText] = f as [string, string, string];
+  if (addrText.indexOf("/") < 0) return { netType, addrType, address: addrText };
   const parts = addrText.split("/");
   const c: SdpConnection = { netType, addrType, address: parts[0]! };
   if (parts.length > 1) {
@@ -222,13 +236,6 @@ function parseConnection(value: string, line: number): SdpConnection {
   return c;
 }
 
-function serializeConnection(c: SdpConnection): string {
-  let a = c.address;
-  if (c.ttl !== undefined) a += `/${c.ttl}`;
-  if (c.count !== undefined) a += `/${c.count}`;
-  return `${c.netType} ${c.addrType} ${a}`;
-}
-
 function parseBandwidth(value: string, line: number): SdpBandwidth {
   const i = value.indexOf(":");
   if (i <= 0) throw new SdpParseError("b= needs <bwtype>:<bandwidth>", line);
@@ -242,7 +249,7 @@ function parseAttribute(value: string): SdpAttribute {
 
 function newMedia(value: string, line: number): SdpMedia {
   const f = value.split(" ");
-  if (f.length < 3 || f.slice(0, 3).some((x) => x === "")) {
+  if (f.length < 3 || hasEmpty(f, 0, 3)) {
     throw new SdpParseError("m= needs <media> <port> <proto> <fmt> ...", line);
   }
   const [type, portText, proto] = f as [string, string, string];
@@ -264,7 +271,7 @@ function newMedia(value: string, line: number): SdpMedia {
     m.port = intField(portText, "port", line);
   }
   if (m.port > 65535) throw new SdpParseError(`Port ${m.port} out of range`, line);
-  if (m.formats.some((x) => x === "")) throw new SdpParseError("Empty format in m= line", line);
+  if (hasEmpty(m.formats)) throw new SdpParseError("Empty format in m= line", line);
   return m;
 }
 
@@ -278,12 +285,17 @@ function newMedia(value: string, line: number): SdpMedia {
  * @throws {SdpParseError} naming the line that is malformed
  */
 export function parseSdp(text: string): SdpSession {
-  const lines = text.split("\n");
-  // Drop the empty string after the final newline, and any trailing blank lines.
-  while (lines.length > 0 && (lines[lines.length - 1] === "" || lines[lines.length - 1] === "\r")) {
-    lines.pop();
+  // The lines are read in place (no array of lines, no copy per line). Trailing blank lines
+  // ("" or a lone CR, e.g. after the final newline) are dropped: `end` is where the last
+  // line that is not blank ends.
+  let end = text.length;
+  for (;;) {
+    const nl = end === 0 ? -1 : text.lastIndexOf("\n", end - 1);
+    const len = end - nl - 1;
+    if (len !== 0 && (len !== 1 || text.charCodeAt(end - 1) !== 13)) break;
+    if (nl < 0) throw new SdpParseError("Empty session description");
+    end = nl;
   }
-  if (lines.length === 0) throw new SdpParseError("Empty session description");
   let session: SdpSession | undefined;
   let origin: SdpOrigin | undefined;
   let media: SdpMedia | undefined;
@@ -291,15 +303,23 @@ export function parseSdp(text: string): SdpSession {
   let ranks: number[] = []; // the RFC 4566 order rank of each known line of the section
   let lastTiming: SdpTiming | undefined;
   let sawName = false;
-  for (let idx = 0; idx < lines.length; idx++) {
+  let next = 0; // where the next line starts
+  for (let idx = 0; next <= end; idx++) {
     const lineNo = idx + 1;
-    let raw = lines[idx]!;
-    if (raw.endsWith("\r")) raw = raw.slice(0, -1);
-    if (raw.length < 2 || raw.charCodeAt(1) !== 61 || !isLetter(raw.charCodeAt(0))) {
+    const start = next;
+    const nl = text.indexOf("\n", start);
+    let stop = nl < 0 || nl > end ? end : nl;
+    next = stop + 1;
+    if (stop > start && text.charCodeAt(stop - 1) === 13) stop--; // CRLF
+    if (
+      stop - start < 2 || text.charCodeAt(start + 1) !== 61 ||
+      !isLetter(text.charCodeAt(start))
+    ) {
+      const raw = text.slice(start, stop);
       throw new SdpParseError(`Malformed line ${JSON.stringify(raw.slice(0, 40))}`, lineNo);
     }
-    const type = raw[0]!;
-    const value = raw.slice(2);
+    const type = text[start]!;
+    const value = text.slice(start + 2, stop);
     if (idx === 0) {
       if (type !== "v") throw new SdpParseError("The first line must be v=", lineNo);
       const version = intField(value, "protocol version", lineNo);
@@ -330,7 +350,7 @@ export function parseSdp(text: string): SdpSession {
     if (idx === 1) {
       if (type !== "o") throw new SdpParseError("The second line must be o=", lineNo);
       const f = value.split(" ");
-      if (f.length !== 6 || f.some((x) => x === "")) {
+      if (f.length !== 6 || hasEmpty(f)) {
         throw new SdpParseError(
           "o= needs <username> <sess-id> <sess-version> <nettype> <addrtype> <address>",
           lineNo,
@@ -344,8 +364,8 @@ export function parseSdp(text: string): SdpSession {
         string,
         string,
       ];
-      if (!/^\d+$/.test(sessionId)) throw new SdpParseError("o= sess-id is not a number", lineNo);
-      if (!/^\d+$/.test(sessionVersion)) {
+      if (!isDigits(sessionId)) throw new SdpParseError("o= sess-id is not a number", lineNo);
+      if (!isDigits(sessionVersion)) {
         throw new SdpParseError("o= sess-version is not a number", lineNo);
       }
       origin = { username, sessionId, sessionVersion, netType, addrType, address };
@@ -508,9 +528,10 @@ function canonicalPositions(
   ranks: readonly number[],
   rankOf: Readonly<Record<string, number>>,
 ): void {
+  if (extras.length === 0) return;
   let ordered = true;
   for (let i = 1; i < ranks.length; i++) if (ranks[i]! < ranks[i - 1]!) ordered = false;
-  if (ordered || extras.length === 0) return;
+  if (ordered) return;
   let floor = 0; // unknown lines keep their relative order
   for (const e of extras) {
     // A repeated single-valued line (a second k=, u=, ...) stays after the one that was kept,
@@ -522,24 +543,76 @@ function canonicalPositions(
 }
 
 function attributeLine(a: SdpAttribute): string {
-  return a.value === undefined ? `a=${a.name}` : `a=${a.name}:${a.value}`;
+  return a.value === undefined ? "a=" + a.name : "a=" + a.name + ":" + a.value;
 }
 
-function withExtras(known: string[], extras: readonly SdpExtraLine[], out: string[]): void {
-  if (extras.length === 0) {
-    for (let i = 0; i < known.length; i++) out.push(known[i]!);
-    return;
+function connectionText(c: SdpConnection): string {
+  let a = c.address;
+  if (c.ttl !== undefined) a += "/" + c.ttl;
+  if (c.count !== undefined) a += "/" + c.count;
+  return c.netType + " " + c.addrType + " " + a;
+}
+
+/** The lines of a section are handed to `line` one by one, without their CRLF. The text is
+ * built by concatenation: V8 keeps it as a rope that the UTF-8 encoder walks once, which is
+ * faster than an array join or a flat string per line. */
+type LineSink = (text: string) => void;
+
+/** The session-level lines, in the RFC 4566 §5 order. */
+function sessionLines(sdp: SdpSession, line: LineSink): void {
+  const o = sdp.origin;
+  line("v=" + sdp.version);
+  line(
+    "o=" + o.username + " " + o.sessionId + " " + o.sessionVersion + " " + o.netType + " " +
+      o.addrType + " " + o.address,
+  );
+  line("s=" + sdp.sessionName);
+  if (sdp.information !== undefined) line("i=" + sdp.information);
+  if (sdp.uri !== undefined) line("u=" + sdp.uri);
+  for (const e of sdp.emails) line("e=" + e);
+  for (const p of sdp.phones) line("p=" + p);
+  if (sdp.connection !== undefined) line("c=" + connectionText(sdp.connection));
+  for (const b of sdp.bandwidths) line("b=" + b.type + ":" + b.value);
+  for (const t of sdp.timing) {
+    line("t=" + t.start + " " + t.stop);
+    for (const r of t.repeats) line(`r=${r.interval} ${r.duration} ${r.offsets.join(" ")}`);
   }
+  if (sdp.zoneAdjustments !== undefined) {
+    line(`z=${sdp.zoneAdjustments.map((z) => `${z.time} ${z.offset}`).join(" ")}`);
+  }
+  if (sdp.key !== undefined) line("k=" + sdp.key);
+  for (const a of sdp.attributes) line(attributeLine(a));
+}
+
+/** The lines of a media description, in the RFC 4566 §5 order. */
+function mediaLines(m: SdpMedia, line: LineSink): void {
+  let mline = "m=" + m.type + " " + m.port;
+  if (m.numPorts !== undefined) mline += "/" + m.numPorts;
+  mline += " " + m.proto;
+  for (const f of m.formats) mline += " " + f;
+  line(mline);
+  if (m.information !== undefined) line("i=" + m.information);
+  for (const c of m.connections) line("c=" + connectionText(c));
+  for (const b of m.bandwidths) line("b=" + b.type + ":" + b.value);
+  if (m.key !== undefined) line("k=" + m.key);
+  for (const a of m.attributes) line(attributeLine(a));
+}
+
+/** A section's text, with its unknown lines re-inserted at their recorded positions. */
+function withExtras(extras: readonly SdpExtraLine[], write: (line: LineSink) => void): string {
+  const known: string[] = [];
+  write((text) => void known.push(text));
   const sorted = [...extras].sort((a, b) => a.position - b.position);
+  let out = "";
   let e = 0;
   for (let i = 0; i < known.length; i++) {
-    while (e < sorted.length && sorted[e]!.position <= i) {
-      out.push(`${sorted[e]!.type}=${sorted[e]!.value}`);
-      e++;
+    for (; e < sorted.length && sorted[e]!.position <= i; e++) {
+      out += sorted[e]!.type + "=" + sorted[e]!.value + "\r\n";
     }
-    out.push(known[i]!);
+    out += known[i]! + "\r\n";
   }
-  for (; e < sorted.length; e++) out.push(`${sorted[e]!.type}=${sorted[e]!.value}`);
+  for (; e < sorted.length; e++) out += sorted[e]!.type + "=" + sorted[e]!.value + "\r\n";
+  return out;
 }
 
 /**
@@ -549,40 +622,17 @@ function withExtras(known: string[], extras: readonly SdpExtraLine[], out: strin
  * @returns the SDP text, ending in CRLF
  */
 export function serializeSdp(sdp: SdpSession): string {
-  const out: string[] = [];
-  const o = sdp.origin;
-  const known: string[] = [
-    `v=${sdp.version}`,
-    `o=${o.username} ${o.sessionId} ${o.sessionVersion} ${o.netType} ${o.addrType} ${o.address}`,
-    `s=${sdp.sessionName}`,
-  ];
-  if (sdp.information !== undefined) known.push(`i=${sdp.information}`);
-  if (sdp.uri !== undefined) known.push(`u=${sdp.uri}`);
-  for (const e of sdp.emails) known.push(`e=${e}`);
-  for (const p of sdp.phones) known.push(`p=${p}`);
-  if (sdp.connection !== undefined) known.push(`c=${serializeConnection(sdp.connection)}`);
-  for (const b of sdp.bandwidths) known.push(`b=${b.type}:${b.value}`);
-  for (const t of sdp.timing) {
-    known.push(`t=${t.start} ${t.stop}`);
-    for (const r of t.repeats) known.push(`r=${r.interval} ${r.duration} ${r.offsets.join(" ")}`);
-  }
-  if (sdp.zoneAdjustments !== undefined) {
-    known.push(`z=${sdp.zoneAdjustments.map((z) => `${z.time} ${z.offset}`).join(" ")}`);
-  }
-  if (sdp.key !== undefined) known.push(`k=${sdp.key}`);
-  for (const a of sdp.attributes) known.push(attributeLine(a));
-  withExtras(known, sdp.extraLines, out);
+  let out = "";
+  const line = (text: string): void => {
+    out += text + "\r\n";
+  };
+  if (sdp.extraLines.length === 0) sessionLines(sdp, line);
+  else out += withExtras(sdp.extraLines, (l) => sessionLines(sdp, l));
   for (const m of sdp.media) {
-    const port = m.numPorts === undefined ? `${m.port}` : `${m.port}/${m.numPorts}`;
-    const mk: string[] = [[`m=${m.type}`, port, m.proto, ...m.formats].join(" ")];
-    if (m.information !== undefined) mk.push(`i=${m.information}`);
-    for (const c of m.connections) mk.push(`c=${serializeConnection(c)}`);
-    for (const b of m.bandwidths) mk.push(`b=${b.type}:${b.value}`);
-    if (m.key !== undefined) mk.push(`k=${m.key}`);
-    for (const a of m.attributes) mk.push(attributeLine(a));
-    withExtras(mk, m.extraLines, out);
+    if (m.extraLines.length === 0) mediaLines(m, line);
+    else out += withExtras(m.extraLines, (l) => mediaLines(m, l));
   }
-  return out.join("\r\n") + "\r\n";
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -634,11 +684,41 @@ const STATIC_PAYLOAD_TYPES: Readonly<Record<string, readonly [string, number, nu
  * @returns the rtpmap, or undefined when malformed
  */
 export function parseRtpmap(value: string): SdpRtpmap | undefined {
-  const m = /^(\d{1,3}) ([^/ ]+)\/(\d+)(?:\/(\d+))?$/.exec(value.trim());
-  if (m === null) return undefined;
-  const r: SdpRtpmap = { payloadType: Number(m[1]), encodingName: m[2]!, clockRate: Number(m[3]) };
-  if (m[4] !== undefined) r.channels = Number(m[4]);
+  // /^(\d{1,3}) ([^/ ]+)\/(\d+)(?:\/(\d+))?$/ on the trimmed value, read by hand.
+  const v = value.trim();
+  const n = v.length;
+  let i = digitsEnd(v, 0);
+  if (i === 0 || i > 3 || i >= n || v.charCodeAt(i) !== 32) return undefined;
+  const payloadType = Number(v.slice(0, i));
+  const nameStart = ++i;
+  for (; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 47 || c === 32) break; // "/" or " "
+  }
+  if (i === nameStart || i >= n || v.charCodeAt(i) !== 47) return undefined;
+  const encodingName = v.slice(nameStart, i);
+  const rateStart = ++i;
+  i = digitsEnd(v, i);
+  if (i === rateStart) return undefined;
+  const r: SdpRtpmap = { payloadType, encodingName, clockRate: Number(v.slice(rateStart, i)) };
+  if (i === n) return r;
+  if (v.charCodeAt(i) !== 47) return undefined;
+  const chStart = ++i;
+  i = digitsEnd(v, i);
+  if (i === chStart || i !== n) return undefined;
+  r.channels = Number(v.slice(chStart, i));
   return r;
+}
+
+/** Where the run of ASCII digits from `start` ends. */
+function digitsEnd(s: string, start: number): number {
+  let i = start;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    i++;
+  }
+  return i;
 }
 
 /** All values of the attributes named `name` (case-sensitive, as RFC 4566 says).
@@ -953,7 +1033,15 @@ function randomSessionId(): string {
   // 52 random bits from the CSPRNG behind randomUUID (no typed array per call): 13 of its
   // random hex digits.
   const u = crypto.randomUUID();
-  return String(parseInt(u.slice(0, 8) + u.slice(24, 29), 16));
+  let id = 0;
+  for (let i = 0; i < 8; i++) id = id * 16 + hexValue(u.charCodeAt(i));
+  for (let i = 24; i < 29; i++) id = id * 16 + hexValue(u.charCodeAt(i));
+  return String(id);
+}
+
+/** The value of a lower-case hex digit. */
+function hexValue(c: number): number {
+  return c <= 57 ? c - 48 : c - 87;
 }
 
 function hasNonAscii(s: string, start: number, end: number): boolean {
@@ -1010,6 +1098,24 @@ function commonFormats(m: SdpMedia, isRtp: boolean, formats: readonly string[]):
   });
 }
 
+/** Copies of the `a=rtpmap` (and unless `rtpmapOnly`, `a=fmtp`) attributes of `m` that
+ * name one of `formats`, in order. */
+function keepAttrsFor(
+  m: SdpMedia,
+  formats: readonly string[],
+  rtpmapOnly: boolean,
+): SdpAttribute[] {
+  const kept: SdpAttribute[] = [];
+  for (const a of m.attributes) {
+    if ((a.name !== "rtpmap" && (rtpmapOnly || a.name !== "fmtp")) || a.value === undefined) {
+      continue;
+    }
+    const sp = a.value.indexOf(" ");
+    if (formats.includes(sp < 0 ? a.value : a.value.slice(0, sp))) kept.push({ ...a });
+  }
+  return kept;
+}
+
 /**
  * Build an answer to an offer (RFC 3264 §6): one `m=` line per offered line, in the same
  * order. A stream is accepted when its type is allowed, its offered port is not 0 and it
@@ -1026,45 +1132,39 @@ export function createAnswer(offer: SdpSession, options: AnswerOptions): SdpSess
   const addrType = options.address.includes(":") ? "IP6" : "IP4";
   const local = options.direction ?? "sendrecv";
   let accepted = 0;
-  const media = offer.media.map((m, index): SdpMedia => {
+  const media: SdpMedia[] = [];
+  for (let index = 0; index < offer.media.length; index++) {
+    const m = offer.media[index]!;
     const isRtp = m.proto.toUpperCase().includes("RTP/");
     const common = m.port === 0 ||
         (options.mediaTypes !== undefined && !options.mediaTypes.includes(m.type))
       ? []
       : commonFormats(m, isRtp, options.formats);
-    const keepAttrsFor = (formats: readonly string[]): SdpAttribute[] => {
-      const kept: SdpAttribute[] = [];
-      for (const a of m.attributes) {
-        if ((a.name !== "rtpmap" && a.name !== "fmtp") || a.value === undefined) continue;
-        const sp = a.value.indexOf(" ");
-        if (formats.includes(sp < 0 ? a.value : a.value.slice(0, sp))) kept.push({ ...a });
-      }
-      return kept;
-    };
     if (common.length === 0) {
       const first = m.formats.slice(0, 1);
-      return {
+      media.push({
         type: m.type,
         port: 0,
         proto: m.proto,
         formats: first,
         connections: [],
         bandwidths: [],
-        attributes: keepAttrsFor(first).filter((a) => a.name === "rtpmap"),
+        attributes: keepAttrsFor(m, first, true),
         extraLines: [],
-      };
+      });
+      continue;
     }
     const port = typeof options.port === "number"
       ? options.port + 2 * accepted
       : options.port(m, index);
     accepted++;
-    const attributes = keepAttrsFor(common);
+    const attributes = keepAttrsFor(m, common, false);
     if (options.ptime !== undefined && m.type === "audio") {
       attributes.push({ name: "ptime", value: String(options.ptime) });
     }
     const dir = answerDirection(getDirection(m, offer), local);
     if (dir !== "sendrecv") attributes.push({ name: dir });
-    return {
+    media.push({
       type: m.type,
       port,
       proto: m.proto,
@@ -1073,8 +1173,8 @@ export function createAnswer(offer: SdpSession, options: AnswerOptions): SdpSess
       bandwidths: [],
       attributes,
       extraLines: [],
-    };
-  });
+    });
+  }
   return {
     version: 0,
     origin: {

@@ -203,8 +203,9 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
   #state: InviteServerState = "proceeding";
   #interval = 0;
   #tryingDelay: number | false;
-  // One bound callback per timer slot, dispatching on the state (no closure per timer).
-  readonly #onRetransmit = (): void => this.#retransmitFired();
+  // One bound callback per timer slot, dispatching on the state (no closure per timer). The
+  // retransmit one is made on first use: a TU that answers at once never needs it.
+  #retransmitFn: (() => void) | undefined = undefined;
   readonly #onTimeout = (): void => this.#timeoutFired();
 
   /** Create the transaction and, unless disabled, schedule the 100 Trying (§17.2.1).
@@ -232,7 +233,7 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
       delay === false || this.#state !== "proceeding" || this.lastResponse !== undefined ||
       this.retransmitTimer !== undefined
     ) return;
-    this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit, Math.max(0, delay));
+    this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit(), Math.max(0, delay));
   }
 
   /** The current state. */
@@ -267,7 +268,7 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
         this.#state = "completed";
         if (!this.reliable) {
           this.#interval = t1;
-          this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit, t1);
+          this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit(), t1);
         }
         this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, 64 * t1);
         this.transmit(res);
@@ -344,7 +345,12 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
     if (this.#state !== "completed" || this.lastResponse === undefined) return;
     if (!this.transmit(this.lastResponse)) return;
     this.#interval = Math.min(2 * this.#interval, this.host.timers.t2);
-    this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit, this.#interval);
+    this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit(), this.#interval);
+  }
+
+  /** The callback of the retransmit slot. */
+  #onRetransmit(): () => void {
+    return this.#retransmitFn ??= (): void => this.#retransmitFired();
   }
 
   /** The retransmit slot: the 100 Trying delay in Proceeding, Timer G in Completed. */

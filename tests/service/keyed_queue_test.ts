@@ -224,3 +224,86 @@ Deno.test("KeyedQueue.runNow: re-entrant run on its own key runs inline, nested"
   assert.equal(v, 8);
   assert.equal(q.size, 0);
 });
+
+Deno.test("KeyedQueue { asyncContext: false }: inline from the synchronous part only", async () => {
+  const q = new KeyedQueue({ asyncContext: false });
+  const order: string[] = [];
+  // From the synchronous part of a task: inline, nested (as with an async context).
+  const inline = q.runNow("k", () => {
+    order.push("outer");
+    const nested = q.runNow("k", () => {
+      order.push("nested");
+      return 1;
+    });
+    order.push("outer end");
+    return nested;
+  });
+  assert.equal(await inline, 1);
+  assert.deepEqual(order, ["outer", "nested", "outer end"]);
+  assert.equal(q.size, 0);
+  // Another key from inside a task runs at once, not nested in it: its own key's task
+  // (the outer one) is not "inside" there.
+  let fromB: Promise<string> = Promise.resolve("");
+  const seen: string[] = [];
+  q.runNow("a", () => {
+    q.runNow("b", () => {
+      fromB = q.run("a", () => {
+        seen.push("from b");
+        return "queued";
+      });
+    });
+    seen.push("a end");
+  });
+  assert.equal(await fromB, "queued");
+  assert.deepEqual(seen, ["a end", "from b"]);
+  // From a continuation after an await: queued behind the task (no async context), so it
+  // runs once the task has settled.
+  order.length = 0;
+  let later: Promise<void> = Promise.resolve();
+  const task = q.runNow("k", async () => {
+    await Promise.resolve();
+    later = q.run("k", () => void order.push("later"));
+    await sleep(1);
+    order.push("task end");
+  });
+  await task;
+  await later;
+  assert.deepEqual(order, ["task end", "later"]);
+  // A synchronous task leaves nothing behind; a throw propagates synchronously.
+  assert.equal(q.runNow("s", () => 5), 5);
+  assert.throws(() =>
+    q.runNow("s", () => {
+      throw new Error("sync throw");
+    }), /sync throw/);
+  assert.equal(q.size, 0);
+  // Queued tasks run outside the poster's synchronous part.
+  const queued = q.run("q", () => q.run("q", () => "inline in a queued task"));
+  assert.equal(await queued, "inline in a queued task");
+  assert.equal(q.size, 0);
+});
+
+Deno.test("KeyedQueue.runNow: busy and size during synchronous parts, nested keys", async () => {
+  for (const asyncContext of [true, false]) {
+    const q = new KeyedQueue({ asyncContext });
+    const seen: unknown[] = [];
+    let queued: Promise<void> = Promise.resolve();
+    const r = q.runNow("a", () => {
+      seen.push(q.busy("a"), q.busy("b"), q.size);
+      const inner = q.runNow("b", () => {
+        seen.push(q.busy("a"), q.busy("b"), q.size);
+        // Queued behind "a", whose synchronous part is still running further down.
+        queued = q.post("a", () => void seen.push("queued a"));
+        return "b";
+      });
+      seen.push(inner, q.busy("b"), q.size);
+      return "a";
+    });
+    assert.equal(r, "a");
+    // "a" stays busy for the task queued behind it; "b" is idle.
+    assert.deepEqual([q.busy("a"), q.busy("b"), q.size], [true, false, 1]);
+    await queued;
+    assert.deepEqual(seen, [true, false, 1, true, true, 2, "b", false, 1, "queued a"]);
+    assert.equal(q.size, 0);
+    assert.equal(q.busy("a"), false);
+  }
+});

@@ -8,6 +8,8 @@ import {
   DialogTable,
 } from "../../sip/dialog.ts";
 import { fakeClock, request, response, wire } from "./_transaction_helpers.ts";
+import { createRequest, createResponse } from "../../sip/builders.ts";
+import { parseNameAddr } from "../../sip/header_parsers.ts";
 
 const RR = ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"];
 
@@ -280,4 +282,36 @@ Deno.test("RFC 5057 §5.4.1: a BYE ends only the INVITE usage while a subscripti
   assert.deepEqual([...d.usages], ["subscription:refer;id=7"]);
   d.removeUsage("subscription:refer;id=7");
   assert.equal(d.state, "terminated");
+});
+
+Deno.test("§12.1.1: the UAS local tag is the response's To tag, however the To is written", () => {
+  const tos = [
+    "<sip:bob@example.com>",
+    "Bob <sip:bob@example.com>;p=1",
+    '"A;tag=x" <sip:bob@example.com>;q="a;tag=z"',
+    "sip:bob@example.com", // no angle brackets
+  ];
+  for (const to of tos) {
+    const inv = createRequest({
+      method: "INVITE",
+      uri: "sip:bob@example.com",
+      from: "<sip:alice@example.com>;tag=a1",
+      to,
+      via: "SIP/2.0/UDP 192.0.2.1:5060",
+      contact: "<sip:alice@192.0.2.1>",
+    });
+    const ok = createResponse(inv, 200, "OK", { toTag: "uas-1" });
+    const d = Dialog.asUas(inv, ok);
+    assert.equal(d.localTag, "uas-1", to);
+    assert.equal(d.localParty, ok.header("To"));
+    assert.equal(d.id, dialogId(inv.callId, "uas-1", "a1"));
+    // A To replaced by the TU: read by the parser (the parameter name is case-insensitive).
+    const changed = createResponse(inv, 200, "OK", { toTag: "uas-2" });
+    changed.setHeader("To", `${to};TAG=other`);
+    assert.equal(Dialog.asUas(inv, changed).localTag, parseNameAddr(`${to};TAG=other`).tag);
+    // Something after the tag: parsed too.
+    const extra = createResponse(inv, 200, "OK", { toTag: "uas-3" });
+    extra.setHeader("To", `${extra.header("To")};x=1`);
+    assert.equal(Dialog.asUas(inv, extra).localTag, "uas-3");
+  }
 });
