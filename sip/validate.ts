@@ -83,6 +83,20 @@ function bad(reason: string): ValidationFailure {
   return { status: 400, reason: `Bad Request - ${reason}` };
 }
 
+/** The headers every message must be able to parse, in the order they are checked, each with
+ * its accessor (module constants: no closure per message). */
+const HEADER_READS: readonly (readonly [string, (msg: SipMessage) => unknown])[] = [
+  ["CSeq header", (m) => m.cseq],
+  ["From header", (m) => m.from],
+  ["To header", (m) => m.to],
+  ["Via header", (m) => m.vias],
+  ["Contact header", (m) => m.contacts],
+  ["Route header", (m) => m.routes],
+  ["Record-Route header", (m) => m.recordRoutes],
+  ["Max-Forwards header", (m) => m.maxForwards],
+  ["Content-Type header", (m) => m.contentType],
+];
+
 /** Run `read`; a SipParseError becomes a 400 naming the header. */
 function check(label: string, read: () => unknown): ValidationFailure | undefined {
   try {
@@ -251,30 +265,14 @@ function validate(msg: SipMessage): ValidationFailure | undefined {
     }
   }
 
-  // Each accessor parses (and caches) its header; the label names the one that threw. No
-  // closure per check: this runs for every message.
-  let label = "CSeq header";
-  try {
-    void msg.cseq;
-    label = "From header";
-    void msg.from;
-    label = "To header";
-    void msg.to;
-    label = "Via header";
-    void msg.vias;
-    label = "Contact header";
-    void msg.contacts;
-    label = "Route header";
-    void msg.routes;
-    label = "Record-Route header";
-    void msg.recordRoutes;
-    label = "Max-Forwards header";
-    void msg.maxForwards;
-    label = "Content-Type header";
-    void msg.contentType;
-  } catch (e) {
-    if (e instanceof SipParseError) return bad(`Malformed ${label}: ${e.message}`);
-    throw e;
+  // Each accessor parses (and caches) its header; a parse error becomes a 400 naming it.
+  for (const [label, read] of HEADER_READS) {
+    try {
+      read(msg);
+    } catch (e) {
+      if (e instanceof SipParseError) return bad(`Malformed ${label}: ${e.message}`);
+      throw e;
+    }
   }
 
   const unbracketed = summary.unbracketed;
