@@ -61,7 +61,7 @@ import type { InviteServerTransaction, ServerTransaction } from "../sip/transact
 import { checkUasRequest, type UasCheckOptions } from "../sip/uas_core.ts";
 import { parseUri } from "../sip/uri.ts";
 import { validateMessage } from "../sip/validate.ts";
-import { type HeaderField, makeHeaderField } from "../sip/message.ts";
+import { type HeaderField, makeHeaderField, ownString } from "../sip/message.ts";
 import type { HeaderValue, SipMessage, SipRequest, SipResponse, Uri } from "../sip/types.ts";
 import {
   TransportLayer,
@@ -1014,8 +1014,11 @@ class Stack implements SipStack {
   // --- call accounting (maxCalls) ---
 
   #callRef(callId: string, delta: number): void {
-    const n = (this.#calls.get(callId) ?? 0) + delta;
+    const before = this.#calls.get(callId);
+    const n = (before ?? 0) + delta;
     if (n <= 0) this.#calls.delete(callId);
+    // A new key is an own copy: it lives as long as the call, the message it came from not.
+    else if (before === undefined) this.#calls.set(ownString(callId), n);
     else this.#calls.set(callId, n);
   }
 
@@ -1733,9 +1736,7 @@ class Stack implements SipStack {
   ): DialogEntry {
     const entry = new DialogEntry(this, dialog, flow);
     dialog.addUsage(usage);
-    // The same Call-ID as the request's: its string (already hashed) when there is one.
-    const callId = call === undefined ? dialog.callId : call.callId;
-    this.#callRef(callId, 1);
+    this.#callRef(dialog.callId, 1);
     const previous = dialog.onTerminated;
     dialog.onTerminated = (d, reason) => {
       previous?.(d, reason);

@@ -20,6 +20,9 @@
  * @module
  */
 
+import { ownString } from "./message.ts";
+import { parseNameAddr } from "./header_parsers.ts";
+import { parseUri } from "./uri.ts";
 import { createRequest as buildRequest } from "./builders.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import type { HeaderValue, NameAddr, SipRequest, SipResponse, Uri } from "./types.ts";
@@ -155,7 +158,18 @@ function responseToTag(
 
 function contactTarget(msg: SipRequest | SipResponse): Uri | undefined {
   const c = msg.contacts[0];
-  return c === undefined || c.star ? undefined : c.uri;
+  return c === undefined || c.star ? undefined : ownUri(c.uri);
+}
+
+/** The URI parsed again from its own copy of its text: a parsed URI keeps substrings of the
+ * message it came from, and a dialog keeps its target for its whole life (see `ownString`). */
+function ownUri(uri: Uri): Uri {
+  return parseUri(ownString(String(uri)));
+}
+
+/** A route entry parsed again from its own copy of its text (as {@linkcode ownUri}). */
+function ownNameAddr(value: NameAddr): NameAddr {
+  return parseNameAddr(ownString(String(value)));
 }
 
 /**
@@ -240,18 +254,20 @@ export class Dialog {
     },
     options: DialogOptions = {},
   ) {
-    this.callId = init.callId;
-    this.localTag = init.localTag;
-    this.remoteTag = init.remoteTag;
-    this.#id = dialogId(init.callId, init.localTag, init.remoteTag);
+    // Own copies: these strings are often cut out of the message that created the dialog,
+    // and a substring can keep that whole message text alive for the dialog's lifetime.
+    this.callId = ownString(init.callId);
+    this.localTag = ownString(init.localTag);
+    this.remoteTag = ownString(init.remoteTag);
+    this.#id = dialogId(this.callId, this.localTag, this.remoteTag);
     this.role = init.role;
     this.#state = init.state;
-    this.localParty = init.localParty;
-    this.remoteParty = init.remoteParty;
+    this.localParty = ownString(init.localParty);
+    this.remoteParty = ownString(init.remoteParty);
     this.localSeq = init.localSeq;
     this.remoteSeq = init.remoteSeq;
     this.remoteTarget = init.remoteTarget;
-    this.routeSet = init.routeSet;
+    this.routeSet = init.routeSet.map(ownNameAddr);
     this.secure = options.secure ?? false;
     this.#clock = options.clock ?? systemClock;
     this.#idle = options.idleTimeout;
@@ -480,7 +496,7 @@ export class Dialog {
     if (status >= 200 && status < 300) {
       if (this.#state === "early" && method === "INVITE") {
         this.#state = "confirmed";
-        if (this.role === "uac") this.routeSet = [...res.recordRoutes].reverse();
+        if (this.role === "uac") this.routeSet = res.recordRoutes.map(ownNameAddr).reverse();
       }
       if (TARGET_REFRESH_METHODS.has(method)) {
         const target = contactTarget(res);

@@ -300,6 +300,18 @@ function parseField<T>(
 }
 
 /**
+ * A copy of `s` that shares no storage with a longer string. V8 keeps a substring of 13 or more
+ * characters as a view of its parent, so a Call-ID or header value cut out of a message and kept
+ * (by a dialog, or as a table key) would keep the whole message text alive; slicing a fresh
+ * concatenation copies the characters into a string of their own.
+ * @param s the string
+ * @returns an equal string of its own
+ */
+export function ownString(s: string): string {
+  return s.length < 13 ? s : (" " + s).slice(1);
+}
+
+/**
  * What requests and responses share: header storage, typed accessors, mutation and
  * serialization. Use {@linkcode SipRequestMessage} or {@linkcode SipResponseMessage}.
  */

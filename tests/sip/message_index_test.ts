@@ -2,7 +2,7 @@
 // datagram with the body's place in it; field objects and the body view are made on demand.
 import { assert } from "../test_deps.ts";
 import { parseMessage } from "../../sip/parser.ts";
-import { SipRequestMessage } from "../../sip/message.ts";
+import { ownString, SipRequestMessage } from "../../sip/message.ts";
 import { HEADER_ID_KEYS, headerId, headerKey } from "../../sip/header_names.ts";
 import { validateMessage } from "../../sip/validate.ts";
 
@@ -221,4 +221,12 @@ Deno.test("index: names are matched in any case, exactly; other names must be to
     () => parseMessage(new TextEncoder().encode(msg("X-\u00e9: 7\r\n"))),
     /Invalid header name/,
   );
+});
+
+Deno.test("ownString returns an equal string (short ones as they are)", () => {
+  const text = "INVITE sip:b@h SIP/2.0\r\nCall-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n";
+  const callId = text.slice(33, 71);
+  assert.equal(ownString(callId), callId);
+  assert.equal(ownString("short"), "short");
+  assert.equal(ownString(""), "");
 });
