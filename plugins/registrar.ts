@@ -67,6 +67,7 @@ import type { Clock, TimerId } from "../sip/clock.ts";
 import { formatParams, parseExpires, parseTokenList } from "../sip/header_parsers.ts";
 import type { Contact, Params, SipRequest, Uri } from "../sip/types.ts";
 import { parseUri, uriEquals } from "../sip/uri.ts";
+import { ownString } from "../sip/message.ts";
 
 /** One stored binding of an address-of-record to a contact address. */
 export interface RegistrarBinding {
@@ -335,7 +336,7 @@ export function normalizeAor(aor: string | Uri): string {
 
 function paramsRecord(params: Params): Record<string, string | null> {
   const out: Record<string, string | null> = {};
-  for (const [k, v] of params) if (k !== "expires") out[k] = v;
+  for (const [k, v] of params) if (k !== "expires") out[k] = v === null ? null : ownString(v);
   return out;
 }
 
@@ -450,17 +451,18 @@ async function processRegister(
           if (index >= 0) next.splice(index, 1);
           continue;
         }
+        // Own copies of the strings (see ownString): a binding outlives its REGISTER.
         const binding: RegistrarBinding = {
-          uri: c.uri.toString(),
+          uri: ownString(c.uri.toString()),
           params: paramsRecord(c.params),
           expiresAt: now + expires * 1000,
           updatedAt: now,
-          callId,
+          callId: ownString(callId),
           cseq,
-          path: [...path],
+          path: path.map(ownString),
           source: { transport: peer.transport, host: peer.remoteHost, port: peer.remotePort },
         };
-        if (c.displayName !== undefined) binding.displayName = c.displayName;
+        if (c.displayName !== undefined) binding.displayName = ownString(c.displayName);
         if (c.q !== undefined) binding.q = c.q;
         if (index >= 0) next[index] = binding;
         else next.push(binding);
