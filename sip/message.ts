@@ -681,6 +681,24 @@ export abstract class SipMessageCore {
    * @param value one value or a list (one header line per value)
    */
   setHeader(name: string, value: HeaderValue | HeaderValue[]): void {
+    if (!Array.isArray(value)) {
+      // The common case (one value; the header absent or present once) in place, without
+      // copying the field list.
+      const fields = this.#fields;
+      const field = makeHeaderField(name, value);
+      let at = -1;
+      let count = 0;
+      for (let i = 0; i < fields.length; i++) {
+        if (fields[i]!.key !== field.key) continue;
+        if (count++ === 0) at = i;
+      }
+      if (count <= 1) {
+        if (at < 0) fields.push(field);
+        else fields[at] = field;
+        this.#changed(field.key);
+        return;
+      }
+    }
     const values = Array.isArray(value) ? value : [value];
     const added = values.map((v) => makeHeaderField(name, v));
     const key = headerKey(name);
@@ -1005,13 +1023,22 @@ export abstract class SipMessageCore {
    * @returns the message bytes
    */
   toBytes(): Uint8Array {
-    const head = UTF8_ENCODER.encode(this.#head());
-    if (this.#bodyLength === 0) return head;
+    const text = this.#head();
+    if (this.#bodyLength === 0) return UTF8_ENCODER.encode(text);
     const body = this.body;
-    const out = new Uint8Array(head.length + body.length);
-    out.set(head, 0);
-    out.set(body, head.length);
-    return out;
+    // An ASCII head (the usual case: one byte per character) is encoded straight into the one
+    // buffer for head and body.
+    const out = new Uint8Array(text.length + body.length);
+    const r = UTF8_ENCODER.encodeInto(text, out);
+    if (r.read === text.length && r.written === text.length) {
+      out.set(body, text.length);
+      return out;
+    }
+    const head = UTF8_ENCODER.encode(text);
+    const both = new Uint8Array(head.length + body.length);
+    both.set(head, 0);
+    both.set(body, head.length);
+    return both;
   }
 
   /** The parts a subclass needs to make a deep copy. */

@@ -107,6 +107,23 @@ Deno.test("message: setHeader replaces every value in place and drops the cache"
   assert.ok(String(r).includes("\r\nX-New: 42\r\n"));
 });
 
+Deno.test("message: setHeader with one value over a header on several lines leaves one, at the first place", () => {
+  const r = invite();
+  const vias = (): number => r.headerNames().filter((n) => n === "Via").length;
+  const before = vias();
+  r.appendHeader("Via", "SIP/2.0/UDP second.example.com;branch=z9hG4bK2");
+  assert.equal(vias(), before + 1);
+  assert.ok(vias() >= 2);
+  r.setHeader("v", "SIP/2.0/UDP only.example.com;branch=z9hG4bK3"); // compact name, same header
+  assert.equal(vias(), 1);
+  assert.equal(r.vias[0]!.host, "only.example.com");
+  assert.equal(r.headerNames()[0], "Via");
+  r.setHeader("Subject", "a"); // absent: appended
+  r.setHeader("Subject", "b"); // present once: replaced where it is
+  assert.deepEqual(r.headers("Subject"), ["b"]);
+  assert.equal(r.headerNames().at(-1), "Subject");
+});
+
 Deno.test("message: prependHeader and removeFirstValue work on the top Via", () => {
   const r = invite();
   const before = r.vias.map((v) => v.branch);
@@ -166,6 +183,20 @@ Deno.test("message: the body is bytes; Content-Length follows it on output", () 
   assert.equal(again.header("Content-Length"), "5");
   r.body = new Uint8Array(0);
   assert.ok(String(r).endsWith("Content-Length: 0\r\n\r\n"));
+});
+
+Deno.test("message: toBytes with a body and a non-ASCII header (UTF-8 display name) encodes both exactly", () => {
+  const r = invite();
+  r.setHeader("From", '"Zoë Ñandú" <sip:zoe@example.com>;tag=1');
+  r.body = new Uint8Array([0, 1, 2, 255, 10]);
+  const bytes = r.toBytes();
+  const head = new TextEncoder().encode(String(r).slice(0, String(r).indexOf("\r\n\r\n") + 4));
+  assert.equal(bytes.length, head.length + 5);
+  assert.deepEqual(bytes.subarray(0, head.length), head);
+  assert.deepEqual(bytes.subarray(head.length), new Uint8Array([0, 1, 2, 255, 10]));
+  const again = parseMessage(bytes);
+  assert.equal(again.from.displayName, "Zoë Ñandú");
+  assert.deepEqual(again.body, new Uint8Array([0, 1, 2, 255, 10]));
 });
 
 Deno.test("message: Content-Length is added when missing and written once", () => {
