@@ -51,7 +51,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const NOOP = (): void => {};
 
 interface Entry {
-  key: string;
   tail: Promise<void>;
   pending: number;
   /** True while a task started by `runNow` runs its synchronous part (the tail does not
@@ -59,12 +58,6 @@ interface Entry {
   syncRunning: boolean;
   /** Resolves the tail handed out to tasks queued during that synchronous part. */
   release: (() => void) | undefined;
-  /** In the map of busy keys. A `runNow` task in its synchronous part is not, until it
-   * turns out to be asynchronous or a task is queued behind it: a synchronous task costs
-   * no map insert and delete. */
-  mapped: boolean;
-  /** The next entry down the stack of synchronous parts (nested `runNow` of other keys). */
-  below: Entry | undefined;
 }
 
 /** Options of a {@linkcode KeyedQueue}. */
@@ -82,9 +75,6 @@ export class KeyedQueue {
   readonly #als: AsyncLocalStorage<Active> | undefined;
   /** With `asyncContext: false`: the task whose synchronous part is running. */
   #sync: Active | undefined = undefined;
-  /** The entries of the `runNow` tasks whose synchronous part is running, innermost first
-   * (linked through `below`). */
-  #syncTop: Entry | undefined = undefined;
 
   /** Create a queue.
    * @param options whether tasks are followed across `await`s (default: yes)
@@ -95,9 +85,7 @@ export class KeyedQueue {
 
   /** Keys with a task running or waiting. */
   get size(): number {
-    let n = this.#entries.size;
-    for (let e = this.#syncTop; e !== undefined; e = e.below) if (!e.mapped) n++;
-    return n;
+    return this.#entries.size;
   }
 
   /** Whether a key has a task running or waiting.
@@ -105,13 +93,7 @@ export class KeyedQueue {
    * @returns true when busy
    */
   busy(key: string): boolean {
-    return this.#find(key) !== undefined;
-  }
-
-  /** The entry of a busy key. */
-  #find(key: string): Entry | undefined {
-    for (let e = this.#syncTop; e !== undefined; e = e.below) if (e.key === key) return e;
-    return this.#entries.get(key);
+    return this.#entries.has(key);
   }
 
   /** The current task, if any. */
@@ -191,35 +173,22 @@ export class KeyedQueue {
    * @returns the task's result: plain when `fn` ran at once and returned a plain value
    */
   runNow<T>(key: string, fn: () => T | Promise<T>): T | Promise<T> {
-    if (this.#find(key) !== undefined || this.#inside(key) !== undefined) {
-      return this.run(key, fn);
-    }
-    const entry: Entry = {
-      key,
-      tail: RESOLVED,
-      pending: 1,
-      syncRunning: true,
-      release: undefined,
-      mapped: false,
-      below: this.#syncTop,
-    };
-    this.#syncTop = entry;
+    if (this.#entries.has(key) || this.#inside(key) !== undefined) return this.run(key, fn);
+    const entry: Entry = { tail: RESOLVED, pending: 1, syncRunning: true, release: undefined };
+    this.#entries.set(key, entry);
     // Not nested in the caller's task, as for a queued task.
     const active: Active = { queue: this, key, done: false, parent: undefined };
     let value: T | Promise<T>;
     try {
       value = this.#within(active, fn);
     } catch (error) {
-      this.#syncTop = entry.below;
       this.#endNow(key, entry, active);
       throw error;
     }
-    this.#syncTop = entry.below;
     if (!isThenable(value)) {
       this.#endNow(key, entry, active);
       return value;
     }
-    this.#map(entry);
     entry.syncRunning = false;
     const result = Promise.resolve(value).then((v) => {
       this.#endNow(key, entry, active);
@@ -256,19 +225,11 @@ export class KeyedQueue {
   }
 
   #enqueue<T>(key: string, fn: () => T | Promise<T>): Promise<T> {
-    let entry = this.#find(key);
+    let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = {
-        key,
-        tail: RESOLVED,
-        pending: 0,
-        syncRunning: false,
-        release: undefined,
-        mapped: false,
-        below: undefined,
-      };
+      entry = { tail: RESOLVED, pending: 0, syncRunning: false, release: undefined };
+      this.#entries.set(key, entry);
     }
-    this.#map(entry);
     const e = entry;
     e.pending++;
     if (e.syncRunning && e.release === undefined) {
@@ -285,17 +246,8 @@ export class KeyedQueue {
     return result;
   }
 
-  /** Put the entry in the map of busy keys (a task waits behind it, or it went async). */
-  #map(entry: Entry): void {
-    if (entry.mapped) return;
-    entry.mapped = true;
-    this.#entries.set(entry.key, entry);
-  }
-
   #settle(key: string, entry: Entry): void {
     entry.pending--;
-    if (entry.pending === 0 && entry.mapped && this.#entries.get(key) === entry) {
-      this.#entries.delete(key);
-    }
+    if (entry.pending === 0 && this.#entries.get(key) === entry) this.#entries.delete(key);
   }
 }

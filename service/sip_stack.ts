@@ -496,6 +496,22 @@ function mixHash(h: number, text: string, prime: number): number {
   return Math.imul(h ^ 10, prime);
 }
 
+/** {@linkcode mixHash} of the four parts of a stateless To tag, in order. */
+function hashParts(
+  seed: number,
+  prime: number,
+  callId: string,
+  fromTag: string,
+  seq: string,
+  branch: string,
+): number {
+  return mixHash(
+    mixHash(mixHash(mixHash(seed, callId, prime), fromTag, prime), seq, prime),
+    branch,
+    prime,
+  );
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -1252,18 +1268,8 @@ class Stack implements SipStack {
     const fromTag = req.from.tag ?? "";
     const seq = String(req.cseq.seq);
     const branch = req.vias[0]?.branch ?? "";
-    const pa = TAG_PRIME_A;
-    const pb = TAG_PRIME_B;
-    const a = mixHash(
-      mixHash(mixHash(mixHash(this.#tagSeedA, callId, pa), fromTag, pa), seq, pa),
-      branch,
-      pa,
-    );
-    const b = mixHash(
-      mixHash(mixHash(mixHash(this.#tagSeedB, callId, pb), fromTag, pb), seq, pb),
-      branch,
-      pb,
-    );
+    const a = hashParts(this.#tagSeedA, TAG_PRIME_A, callId, fromTag, seq, branch);
+    const b = hashParts(this.#tagSeedB, TAG_PRIME_B, callId, fromTag, seq, branch);
     return "s" + (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
   }
 

@@ -97,10 +97,14 @@ const HEADER_READS: readonly (readonly [string, (msg: SipMessage) => unknown])[]
   ["Content-Type header", (m) => m.contentType],
 ];
 
-/** Run `read`; a SipParseError becomes a 400 naming the header. */
-function check(label: string, read: () => unknown): ValidationFailure | undefined {
+/** Run `read` on `msg`; a SipParseError becomes a 400 naming the header. */
+function check<M extends SipMessage>(
+  label: string,
+  read: (msg: M) => unknown,
+  msg: M,
+): ValidationFailure | undefined {
   try {
-    read();
+    read(msg);
     return undefined;
   } catch (e) {
     if (e instanceof SipParseError) return bad(`Malformed ${label}: ${e.message}`);
@@ -257,7 +261,7 @@ function validate(msg: SipMessage): ValidationFailure | undefined {
     // A URI of the common shape (no `?headers`, no `<`) passes without being built.
     const text = msg instanceof SipRequestMessage ? msg.uriText() : undefined;
     if (text === undefined || !SipUri.isSimpleValid(text, 0, text.length)) {
-      const r = check("Request-URI", () => msg.uri);
+      const r = check("Request-URI", (m) => m.uri, msg);
       if (r) return r;
       const uriText = String(msg.uri);
       if (uriText.startsWith("<")) return bad("Request-URI must not be enclosed in <>");
@@ -267,12 +271,8 @@ function validate(msg: SipMessage): ValidationFailure | undefined {
 
   // Each accessor parses (and caches) its header; a parse error becomes a 400 naming it.
   for (const [label, read] of HEADER_READS) {
-    try {
-      read(msg);
-    } catch (e) {
-      if (e instanceof SipParseError) return bad(`Malformed ${label}: ${e.message}`);
-      throw e;
-    }
+    const failure = check(label, read, msg);
+    if (failure) return failure;
   }
 
   const unbracketed = summary.unbracketed;
