@@ -396,7 +396,7 @@ export class TransactionLayer<Ctx = unknown>
   reply(tx: ServerTransaction<Ctx>, status: number, reason?: string): SipResponse {
     // Reuse the To tag of an earlier response (e.g. a 180 of an early dialog) so every
     // response of the transaction names the same dialog (§12.1.1).
-    const toTag = tx.lastResponse?.to.tag;
+    const toTag = tx.lastToTag;
     const res = toTag === undefined
       ? createResponse(tx.request, status, reason)
       : createResponse(tx.request, status, reason, { toTag });
@@ -511,7 +511,7 @@ export class TransactionLayer<Ctx = unknown>
   #ackMatches(ack: SipRequest, tx: InviteServerTransaction<Ctx>): boolean {
     // RFC 2543 fallback (§17.2.3): the ACK's To tag must equal that of the response sent.
     if (tx.key.startsWith("2543\n")) {
-      return tx.lastResponse !== undefined && tx.lastResponse.to.tag === ack.to.tag;
+      return tx.lastStatus !== 0 && tx.lastToTag === ack.to.tag;
     }
     return true;
   }

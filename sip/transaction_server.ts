@@ -43,6 +43,8 @@
  */
 
 import type { Clock, SipTimers } from "./clock.ts";
+import { ownString } from "./message.ts";
+import { parseMessage } from "./parser.ts";
 import { TransactionStateError } from "./transaction_client.ts";
 import { TransactionTimers } from "./transaction_timers.ts";
 import type { SipRequest, SipResponse } from "./types.ts";
@@ -105,8 +107,11 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
   readonly ctx: Ctx;
   /** True on a reliable transport. */
   readonly reliable: boolean;
-  /** The last response sent, if any. */
-  lastResponse: SipResponse | undefined = undefined;
+  #last: SipResponse | undefined = undefined;
+  #lastStatus = 0;
+  #finalToTag: string | undefined = undefined;
+  /** The wire form of the final response while Completed may have to resend it. */
+  #finalBytes: Uint8Array | undefined = undefined;
   /** Free slot for the TU (e.g. the INVITE session answering this request). */
   owner: unknown = undefined;
   /** Set by the layer when a CANCEL matched this transaction (§9.2). */
@@ -174,7 +179,71 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
 
   /** True once a final response (200-699) was sent. */
   get finalSent(): boolean {
-    return this.lastResponse !== undefined && this.lastResponse.status >= 200;
+    return this.#lastStatus >= 200;
+  }
+
+  /**
+   * The last provisional response sent, until a final response is sent. From then on the
+   * transaction does not keep the message: Completed keeps only the bytes it may have to
+   * resend, and Accepted (RFC 6026 §8.7), Confirmed and Terminated nothing of it, so the 64*T1
+   * window of every ended call costs a few hundred bytes instead of a built message.
+   * {@linkcode ServerTransaction.lastStatus} and {@linkcode ServerTransaction.lastToTag}
+   * still say what was sent.
+   */
+  get lastResponse(): SipResponse | undefined {
+    return this.#last;
+  }
+
+  /** The status code of the last response sent (0 before any). */
+  get lastStatus(): number {
+    return this.#lastStatus;
+  }
+
+  /** The To tag of the last response sent, if it had one. */
+  get lastToTag(): string | undefined {
+    return this.#last !== undefined ? this.#last.to.tag : this.#finalToTag;
+  }
+
+  /** Remember a response about to be sent. */
+  protected setLast(res: SipResponse): void {
+    this.#last = res;
+    this.#lastStatus = res.status;
+  }
+
+  /**
+   * Let go of the final response just sent (it is `#last`): keep its To tag, and its bytes
+   * when `resend` says the state may send it again.
+   */
+  protected dropFinal(resend: boolean): void {
+    const res = this.#last;
+    if (res === undefined) return;
+    const tag = res.to.tag;
+    // An own copy: the tag read from the header is a view that would keep the header text.
+    this.#finalToTag = tag === undefined ? undefined : ownString(tag);
+    this.#finalBytes = resend ? res.toBytes() : undefined;
+    this.#last = undefined;
+  }
+
+  /** Forget the stored final response (a state that never resends it). */
+  protected forgetFinal(): void {
+    this.#finalBytes = undefined;
+  }
+
+  /** Resend the last response: the provisional one kept, or the final one from its bytes.
+   * Returns false (and the transaction ends) when it could not be sent. */
+  protected resendLast(): boolean {
+    const last = this.#last;
+    if (last !== undefined) return this.transmit(last);
+    const bytes = this.#finalBytes;
+    if (bytes === undefined) return true;
+    let copy: SipResponse;
+    try {
+      copy = parseMessage(bytes) as SipResponse;
+    } catch (error) {
+      this.transportError(error);
+      return false;
+    }
+    return this.transmit(copy);
   }
 
   /** The layer's clock, which the timer slots run on. */
@@ -252,7 +321,7 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
     switch (this.#state) {
       case "proceeding": {
         this.clearTimers(); // the pending 100 Trying is no longer needed
-        this.lastResponse = res;
+        this.setLast(res);
         if (status < 200) {
           this.transmit(res);
           return;
@@ -262,7 +331,8 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
         if (status < 300) {
           this.#state = "accepted";
           this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, 64 * t1);
-          this.transmit(res);
+          // Accepted never resends: the TU retransmits its 2xx (RFC 6026 §8.6).
+          if (this.transmit(res)) this.dropFinal(false);
           return;
         }
         this.#state = "completed";
@@ -271,7 +341,7 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
           this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit(), t1);
         }
         this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, 64 * t1);
-        this.transmit(res);
+        if (this.transmit(res)) this.dropFinal(true);
         return;
       }
       case "accepted":
@@ -296,10 +366,15 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
       case "proceeding":
         // §17.2.1: resend the most recent provisional response.
         if (this.lastResponse !== undefined) this.transmit(this.lastResponse);
-        else this.#sendTrying();
+        else {
+          // The 100 Trying goes now: its pending delay is stopped, or it would fire later,
+          // in whatever state the transaction is in by then.
+          this.clearRetransmit();
+          this.#sendTrying();
+        }
         return;
       case "completed":
-        if (this.lastResponse !== undefined) this.transmit(this.lastResponse);
+        this.resendLast();
         return;
       default:
         return; // Accepted (RFC 6026 §8.7), Confirmed: absorbed.
@@ -312,6 +387,7 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
     switch (this.#state) {
       case "completed": {
         this.clearTimers();
+        this.forgetFinal(); // Confirmed only absorbs ACKs
         this.#state = "confirmed";
         const i = this.reliable ? 0 : this.host.timers.t4;
         this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, i);
@@ -330,20 +406,20 @@ export class InviteServerTransaction<Ctx = unknown> extends ServerTransaction<Ct
   /** Enter the Terminated state. */
   protected setTerminated(): void {
     this.#state = "terminated";
+    this.forgetFinal();
   }
 
   #sendTrying(): void {
     this.retransmitTimer = undefined;
     if (this.#state !== "proceeding" || this.lastResponse !== undefined) return;
     const trying = this.host.makeTrying(this.request);
-    this.lastResponse = trying;
+    this.setLast(trying);
     this.transmit(trying);
   }
 
   #timerG(): void {
     this.retransmitTimer = undefined;
-    if (this.#state !== "completed" || this.lastResponse === undefined) return;
-    if (!this.transmit(this.lastResponse)) return;
+    if (this.#state !== "completed" || !this.resendLast()) return;
     this.#interval = Math.min(2 * this.#interval, this.host.timers.t2);
     this.retransmitTimer = this.host.clock.setTimeout(this.#onRetransmit(), this.#interval);
   }
@@ -390,7 +466,7 @@ export class NonInviteServerTransaction<Ctx = unknown> extends ServerTransaction
         `Cannot send ${res.status}: the ${this.method} transaction is ${this.#state}.`,
       );
     }
-    this.lastResponse = res;
+    this.setLast(res);
     if (res.status < 200) {
       this.#state = "proceeding";
       this.transmit(res);
@@ -400,22 +476,19 @@ export class NonInviteServerTransaction<Ctx = unknown> extends ServerTransaction
     this.releaseRequest(); // §17.2.2: Completed only resends the final response
     const j = this.reliable ? 0 : 64 * this.host.timers.t1;
     this.timeoutTimer = this.host.clock.setTimeout(this.#onTimerJ, j);
-    this.transmit(res);
+    // Timer J is zero on a reliable transport: nothing is resent there.
+    if (this.transmit(res)) this.dropFinal(!this.reliable);
   }
 
   /** Feed a retransmitted request: absorbed in Trying, answered with the last response
    * in Proceeding and Completed (§17.2.2). */
   receiveRetransmission(_req: SipRequest): void {
-    if (
-      (this.#state === "proceeding" || this.#state === "completed") &&
-      this.lastResponse !== undefined
-    ) {
-      this.transmit(this.lastResponse);
-    }
+    if (this.#state === "proceeding" || this.#state === "completed") this.resendLast();
   }
 
   /** Enter the Terminated state. */
   protected setTerminated(): void {
     this.#state = "terminated";
+    this.forgetFinal();
   }
 }

@@ -356,7 +356,7 @@ Deno.test("property: random interleavings of retransmissions, responses, CANCELs
               cseqMethod: "ACK",
               branch: `z9hG4bKin${a.n}i`,
               callId: `in${a.n}true`,
-              toTag: tx?.lastResponse?.to.tag ?? "t",
+              toTag: tx?.lastToTag ?? "t",
             });
             h.layer.receive(ack, "p", reliable);
             break;

@@ -314,3 +314,74 @@ Deno.test("RFC 6026 §8.7: an Accepted INVITE server transaction releases its re
   tx.terminate();
   assertClean(h);
 });
+
+Deno.test("§17.2: after the final response a server transaction keeps its bytes only where it may resend them", () => {
+  const h = harness({ tryingDelay: false });
+  const wire = (m: SipMessage | undefined) => new TextDecoder().decode(m?.toBytes());
+
+  // Non-INVITE over UDP: Completed resends the identical bytes, without the message object.
+  const msg = request({ method: "MESSAGE" });
+  h.layer.receive(msg, "peer");
+  const ntx = h.requests[0]!.tx!;
+  const res = createResponse(msg, 202, "Accepted Here", { toTag: "nt1" });
+  res.setHeader("X-Extra", "ä;kept=1");
+  ntx.respond(res);
+  assert.equal(ntx.lastResponse, undefined, "the built response is not kept");
+  assert.equal(ntx.lastStatus, 202);
+  assert.equal(ntx.lastToTag, "nt1");
+  assert.equal(ntx.finalSent, true);
+  h.layer.receive(msg, "peer");
+  assert.equal(h.sent.length, 2);
+  assert.notEqual(h.sent[1], res, "resent from the stored bytes");
+  assert.equal(wire(h.sent[1]), wire(res), "the retransmission is byte for byte the response");
+
+  // INVITE non-2xx: Timer G resends the same bytes; the ACK (Confirmed) lets go of them.
+  const { inv, tx } = inviteTx(h);
+  tx.respond(createResponse(inv, 486, "Busy Here", { toTag: "it1" }));
+  const first = wire(h.sent.at(-1));
+  h.fc.tick(500);
+  assert.equal(wire(h.sent.at(-1)), first);
+  assert.equal(tx.lastToTag, "it1");
+  h.layer.receive(request({ method: "ACK", cseqMethod: "ACK", toTag: "it1" }), "peer");
+  assert.equal(tx.state, "confirmed");
+  const count = h.sent.length;
+  h.layer.receive(inv, "peer");
+  assert.equal(h.sent.length, count, "Confirmed absorbs and resends nothing");
+
+  // A provisional response is kept as the message while Proceeding.
+  const inv2 = request({ branch: "z9hG4bKsecond", callId: "second" });
+  h.layer.receive(inv2, "peer");
+  const tx2 = h.requests.at(-1)?.tx;
+  assert.ok(tx2 instanceof InviteServerTransaction);
+  const second = { inv: inv2, tx: tx2 };
+  const ringing = createResponse(second.inv, 180, "Ringing", { toTag: "it2" });
+  second.tx.respond(ringing);
+  assert.equal(second.tx.lastResponse, ringing);
+  assert.equal(second.tx.lastStatus, 180);
+  assert.equal(second.tx.finalSent, false);
+  second.tx.respond(createResponse(second.inv, 200, "OK", { toTag: "it2" }));
+  assert.equal(second.tx.state, "accepted");
+  assert.equal(second.tx.lastResponse, undefined);
+  assert.equal(second.tx.lastStatus, 200);
+  assert.equal(second.tx.lastToTag, "it2");
+  h.fc.tick(40_000);
+  assertClean(h);
+});
+
+Deno.test("§17.2.1: a retransmitted INVITE before the 100 Trying delay ends stops that delay (no stray Timer G later)", () => {
+  for (const reliable of [true, false]) {
+    const h = harness();
+    const { inv, tx } = inviteTx(h, reliable);
+    h.layer.receive(inv, "peer", reliable); // within the 200 ms: 100 Trying at once
+    assert.deepEqual(statuses(h.sent), [100]);
+    const times: number[] = [];
+    sentTimes(h, times, (m) => m.kind === "response");
+    h.layer.reply(tx, 500);
+    h.fc.tick(8_000);
+    // Before the fix the old delay fired in Completed as a Timer G of interval 0: on a
+    // reliable transport that resent the 500 without end at one instant.
+    assert.deepEqual(times, reliable ? [0] : [0, 500, 1500, 3500, 7500], `reliable=${reliable}`);
+    tx.terminate();
+    assertClean(h);
+  }
+});
