@@ -43,6 +43,7 @@
  */
 
 import type { Clock, SipTimers } from "./clock.ts";
+import { parseNameAddr } from "./header_parsers.ts";
 import { ownString } from "./message.ts";
 import { parseMessage } from "./parser.ts";
 import { TransactionStateError } from "./transaction_client.ts";
@@ -109,9 +110,10 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
   readonly reliable: boolean;
   #last: SipResponse | undefined = undefined;
   #lastStatus = 0;
-  #finalToTag: string | undefined = undefined;
+  /** The To header value of the final response (its tag is read when asked for). */
+  #finalTo: string | undefined = undefined;
   /** The wire form of the final response while Completed may have to resend it. */
-  #finalBytes: Uint8Array | undefined = undefined;
+  #finalWire: Uint8Array | string | undefined = undefined;
   /** Free slot for the TU (e.g. the INVITE session answering this request). */
   owner: unknown = undefined;
   /** Set by the layer when a CANCEL matched this transaction (§9.2). */
@@ -201,7 +203,9 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
 
   /** The To tag of the last response sent, if it had one. */
   get lastToTag(): string | undefined {
-    return this.#last !== undefined ? this.#last.to.tag : this.#finalToTag;
+    if (this.#last !== undefined) return this.#last.to.tag;
+    const to = this.#finalTo;
+    return to === undefined ? undefined : parseNameAddr(to).tag;
   }
 
   /** Remember a response about to be sent. */
@@ -217,16 +221,18 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
   protected dropFinal(resend: boolean): void {
     const res = this.#last;
     if (res === undefined) return;
-    const tag = res.to.tag;
-    // An own copy: the tag read from the header is a view that would keep the header text.
-    this.#finalToTag = tag === undefined ? undefined : ownString(tag);
-    this.#finalBytes = resend ? res.toBytes() : undefined;
+    // An own copy of the text: the value is a view into the message text, which it would keep.
+    const to = res.header("to");
+    this.#finalTo = to === undefined ? undefined : ownString(to);
+    // Kept as text when there is no body (the usual final response to a non-INVITE): a string
+    // lives in the JS heap, where 32 s of them cost less than as many small ArrayBuffers.
+    this.#finalWire = !resend ? undefined : res.body.length === 0 ? res.toString() : res.toBytes();
     this.#last = undefined;
   }
 
   /** Forget the stored final response (a state that never resends it). */
   protected forgetFinal(): void {
-    this.#finalBytes = undefined;
+    this.#finalWire = undefined;
   }
 
   /** Resend the last response: the provisional one kept, or the final one from its bytes.
@@ -234,11 +240,11 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
   protected resendLast(): boolean {
     const last = this.#last;
     if (last !== undefined) return this.transmit(last);
-    const bytes = this.#finalBytes;
-    if (bytes === undefined) return true;
+    const wire = this.#finalWire;
+    if (wire === undefined) return true;
     let copy: SipResponse;
     try {
-      copy = parseMessage(bytes) as SipResponse;
+      copy = parseMessage(wire) as SipResponse;
     } catch (error) {
       this.transportError(error);
       return false;

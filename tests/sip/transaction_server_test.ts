@@ -335,6 +335,19 @@ Deno.test("§17.2: after the final response a server transaction keeps its bytes
   assert.notEqual(h.sent[1], res, "resent from the stored bytes");
   assert.equal(wire(h.sent[1]), wire(res), "the retransmission is byte for byte the response");
 
+  // A final response with a body (kept as bytes, not text): resent byte for byte too.
+  const info = request({ method: "INFO", branch: "z9hG4bKinfo", callId: "info" });
+  h.layer.receive(info, "peer");
+  const itx = h.requests.at(-1)!.tx!;
+  const withBody = createResponse(info, 200, "OK", { toTag: "nt2" });
+  withBody.setHeader("Content-Type", "application/octet-stream");
+  withBody.body = new Uint8Array([0, 255, 13, 10, 128, 65]);
+  itx.respond(withBody);
+  const sentBefore = h.sent.length;
+  h.layer.receive(info, "peer");
+  assert.equal(h.sent.length, sentBefore + 1);
+  assert.deepEqual(h.sent.at(-1)!.toBytes(), withBody.toBytes());
+
   // INVITE non-2xx: Timer G resends the same bytes; the ACK (Confirmed) lets go of them.
   const { inv, tx } = inviteTx(h);
   tx.respond(createResponse(inv, 486, "Busy Here", { toTag: "it1" }));
