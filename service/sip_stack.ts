@@ -526,8 +526,9 @@ class DialogEntry implements DialogHandle {
   pendingInvite: InviteClientTransaction<Ctx> | undefined;
   /** UAS: an incoming INVITE is being processed (§14.2: a second one gets 500). */
   incomingInvite = false;
-  /** UAC: the ACK sent for the 2xx of each INVITE CSeq (resent on 2xx retransmissions). */
-  acks = new Map<number, SipRequest>();
+  /** UAC: the ACK sent for the 2xx of the latest INVITE, by its CSeq (resent on that 2xx's
+   * retransmissions). */
+  lastAck: { cseq: number; request: SipRequest } | undefined = undefined;
   /** UAC with autoAck false: the 2xx awaiting our ACK. */
   awaitingAck: { cseq: number; response: SipResponse } | undefined;
   /** UAS: 2xx retransmission until the ACK (§13.3.1.4). */
@@ -536,8 +537,9 @@ class DialogEntry implements DialogHandle {
   remoteSdp: string | undefined;
   /** An offer we made that awaits the answer (late offer in a 2xx to our INVITE). */
   offerPending: "local" | "remote" | undefined;
-  /** Subscription usages (RFC 6665) by key, with their expiry timer. */
-  subs = new Map<string, TimerId | undefined>();
+  /** Subscription usages (RFC 6665) by key, with their expiry timer; made on first use (most
+   * dialogs are calls and never have one). */
+  subs: Map<string, TimerId | undefined> | undefined = undefined;
 
   constructor(stack: Stack, dialog: Dialog, flow: SendTarget | undefined) {
     this.#stack = stack;
@@ -1683,24 +1685,26 @@ class Stack implements SipStack {
   #subArm(entry: DialogEntry, key: string, expires: number | undefined): void {
     if (entry.dialog.state === "terminated") return;
     entry.dialog.addUsage(key);
-    this.#clearTimer(entry.subs.get(key));
+    const subs = entry.subs ??= new Map();
+    this.#clearTimer(subs.get(key));
     let timer: TimerId | undefined;
     if (expires !== undefined) {
       const ms = expires === 0 ? 64 * this.#tl.timers.t1 : expires * 1000;
       timer = this.#setTimer(() => {
-        if (entry.subs.get(key) !== timer) return;
+        if (subs.get(key) !== timer) return;
         this.#log.debug("Subscription {key} of {callId} expired", { key, callId: entry.callId });
         this.#subEnd(entry, key);
       }, ms);
     }
-    entry.subs.set(key, timer);
+    subs.set(key, timer);
   }
 
   /** End one subscription usage; the dialog ends with its last usage (RFC 5057 §5). */
   #subEnd(entry: DialogEntry, key: string): void {
-    if (!entry.subs.has(key)) return;
-    this.#clearTimer(entry.subs.get(key));
-    entry.subs.delete(key);
+    const subs = entry.subs;
+    if (subs === undefined || !subs.has(key)) return;
+    this.#clearTimer(subs.get(key));
+    subs.delete(key);
     entry.dialog.removeUsage(key);
   }
 
@@ -1709,7 +1713,9 @@ class Stack implements SipStack {
   #subscriptionState(entry: DialogEntry, notify: SipRequest): void {
     const state = notify.header("Subscription-State");
     if (state === undefined) return;
-    const key = findSubscription(entry.subs, notify.header("Event"));
+    const subs = entry.subs;
+    if (subs === undefined) return;
+    const key = findSubscription(subs, notify.header("Event"));
     if (key === undefined) return;
     const value = (state.split(";")[0] ?? "").trim().toLowerCase();
     if (value === "terminated") {
@@ -1757,8 +1763,11 @@ class Stack implements SipStack {
 
   #dialogEnded(entry: DialogEntry, reason: DialogEndReason): void {
     this.#stopRetrans(entry);
-    for (const t of entry.subs.values()) this.#clearTimer(t);
-    entry.subs.clear();
+    const subs = entry.subs;
+    if (subs !== undefined) {
+      for (const t of subs.values()) this.#clearTimer(t);
+      subs.clear();
+    }
     if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
     this.#callRef(entry.callId, -1);
     if (entry.localSdp !== undefined && entry.remoteSdp !== undefined) this.#sessionStop(entry);
@@ -2456,9 +2465,10 @@ class Stack implements SipStack {
         l?.port ?? 5060
       };branch=${generateBranch()};rport`,
     );
-    entry.acks.set(cseq, ack);
-    // Keep only the latest ACKs.
-    for (const k of entry.acks.keys()) if (k < cseq) entry.acks.delete(k);
+    // Only the latest INVITE's ACK is kept.
+    if (entry.lastAck === undefined || cseq >= entry.lastAck.cseq) {
+      entry.lastAck = { cseq, request: ack };
+    }
     const used = await this.transport.sendRequest(ack, target);
     this.#hookOut(ack, used);
   }
@@ -2481,7 +2491,7 @@ class Stack implements SipStack {
     const id = dialogIdOfResponse(res);
     const entry = id === undefined ? undefined : this.#entries.get(id);
     if (entry !== undefined) {
-      const ack = entry.acks.get(res.cseq.seq);
+      const ack = entry.lastAck?.cseq === res.cseq.seq ? entry.lastAck.request : undefined;
       if (ack !== undefined) {
         const target = entry.flow?.flowId !== undefined
           ? entry.flow
