@@ -471,10 +471,17 @@ interface Retrans {
   interval: number;
 }
 
+/** The SDP body of a message, if it has one. A Content-Type the peer sent unreadable means
+ * "not SDP": reading it must not throw in the middle of answering or ACKing a 2xx. */
 function sdpOf(msg: SipMessage): string | undefined {
-  return msg.contentLength > 0 && msg.contentType === "application/sdp"
-    ? msg.bodyText()
-    : undefined;
+  if (msg.contentLength <= 0) return undefined;
+  let type: string | undefined;
+  try {
+    type = msg.contentType;
+  } catch {
+    return undefined;
+  }
+  return type === "application/sdp" ? msg.bodyText() : undefined;
 }
 
 /** The SDP text of an `{ answer }` reply (the body it becomes, as text), when the text is
@@ -2059,6 +2066,13 @@ class Stack implements SipStack {
         : await this.#resolveTargets(hop, options.transport);
     } catch (error) {
       this.#log.info("Cannot resolve the dialog target: {error}", { error: errorText(error) });
+      if (method === "BYE") {
+        // Hanging up ends the dialog here even when the peer cannot be reached (a remote
+        // target it gave that cannot be resolved): nothing else could end it.
+        this.#stopRetrans(entry);
+        this.#sessionStop(entry);
+        dialog.terminate("bye");
+      }
       return { status: 503, reason: "Service Unavailable", response: undefined };
     }
     // §14.2 again: the peer's re-INVITE may have arrived while the target was being resolved.

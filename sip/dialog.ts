@@ -161,6 +161,15 @@ function contactTarget(msg: SipRequest | SipResponse): Uri | undefined {
   return c === undefined || c.star ? undefined : ownUri(c.uri);
 }
 
+/** `read()`, or undefined when it throws (a header of the peer's that does not parse). */
+function readOrUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
 /** The URI parsed again from its own copy of its text: a parsed URI keeps substrings of the
  * message it came from, and a dialog keeps its target for its whole life (see `ownString`). */
 function ownUri(uri: Uri): Uri {
@@ -496,22 +505,27 @@ export class Dialog {
     if (status >= 200 && status < 300) {
       if (this.#state === "early" && method === "INVITE") {
         this.#state = "confirmed";
-        if (this.role === "uac") this.routeSet = res.recordRoutes.map(ownNameAddr).reverse();
+        if (this.role === "uac") {
+          // A Record-Route the peer garbled keeps the early dialog's route set.
+          const routes = readOrUndefined(() => res.recordRoutes.map(ownNameAddr).reverse());
+          if (routes !== undefined) this.routeSet = routes;
+        }
       }
-      if (TARGET_REFRESH_METHODS.has(method)) {
-        const target = contactTarget(res);
-        if (target !== undefined) this.remoteTarget = target;
-      }
+      if (TARGET_REFRESH_METHODS.has(method)) this.#refreshTarget(res);
       return;
     }
     if (status < 200) {
-      if (this.#state === "early" && method === "INVITE") {
-        const target = contactTarget(res);
-        if (target !== undefined) this.remoteTarget = target;
-      }
+      if (this.#state === "early" && method === "INVITE") this.#refreshTarget(res);
       return;
     }
     if (this.#state === "early" && method === "INVITE") this.terminate("rejected");
+  }
+
+  /** Take the remote target from a response's Contact (§12.2.1.2); a Contact the peer
+   * garbled keeps the current target instead of failing the response. */
+  #refreshTarget(res: SipResponse): void {
+    const target = readOrUndefined(() => contactTarget(res));
+    if (target !== undefined) this.remoteTarget = target;
   }
 
   /** Mark an early UAS dialog confirmed (we sent the 2xx, §12.1.1). */

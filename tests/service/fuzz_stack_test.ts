@@ -6,78 +6,11 @@
 import { assert, configureLogs, type LogRecord, resetLogs } from "../test_deps.ts";
 import dgram from "node:dgram";
 import { createSipStack } from "../../service/sip_stack.ts";
+import { mutate, random } from "./_fuzz.ts";
 
 const TIMERS = { t1: 10, t2: 80, t4: 100 };
 const SDP = "v=0\r\no=fz 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
   "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-
-/** A small seeded generator (LCG): the same seed gives the same traffic. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-const GARBAGE = [
-  "",
-  ";;;",
-  "<sip:",
-  "<>;tag=",
-  "sip:@",
-  "\u00ff\u00fe\u0000",
-  "99999999999 INVITE",
-  "-1",
-  "abc",
-  "x".repeat(3000),
-  '"unterminated <sip:a@b>',
-  "<sip:a@[::1>",
-  "SIP/2.0/UDP",
-];
-
-/** Mangle one message (header lines and body as text), or leave it alone. */
-function mutate(text: string, r: () => number): string {
-  const end = text.indexOf("\r\n\r\n");
-  const lines = text.slice(0, end).split("\r\n");
-  const body = text.slice(end + 4);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-  const h = 1 + Math.floor(r() * (lines.length - 1)); // a header line
-  switch (Math.floor(r() * 9)) {
-    case 0:
-      lines.splice(h, 1); // drop a header
-      break;
-    case 1:
-      lines.splice(h, 0, lines[h]!); // double it
-      break;
-    case 2: {
-      const colon = lines[h]!.indexOf(":");
-      lines[h] = `${lines[h]!.slice(0, colon + 1)} ${pick(GARBAGE)}`; // mangle its value
-      break;
-    }
-    case 3: {
-      const l = lines[h]!;
-      const at = Math.floor(r() * l.length);
-      lines[h] = l.slice(0, at) + pick(GARBAGE) + l.slice(at); // insert into it
-      break;
-    }
-    case 4:
-      lines[0] = pick(["INVITE", "BYE sip:x", "SIP/2.0 200 OK", "X Y Z", lines[0]!.toLowerCase()]);
-      break;
-    case 5: {
-      const i = lines.findIndex((l) => /^content-length:/i.test(l));
-      if (i > 0) lines[i] = `Content-Length: ${Math.floor(r() * 400) - 5}`;
-      break;
-    }
-    case 6:
-      return text.slice(0, Math.floor(r() * text.length)); // cut anywhere
-    case 7:
-      return lines.join("\r\n") + "\r\n\r\n" + pick(GARBAGE) + body; // body garbage
-    default:
-      lines[h] = lines[h]!.replace(/;branch=[^;\r\n]*/i, ""); // a Via without branch
-  }
-  return lines.join("\r\n") + "\r\n\r\n" + body;
-}
 
 Deno.test("bad input: mangled calls and requests over UDP leave the stack serving and clean", async () => {
   const errors: string[] = [];
