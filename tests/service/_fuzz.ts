@@ -1,6 +1,29 @@
 // Seeded message mangling and a raw peer's responses for the bad-input tests
 // (fuzz_stack_test.ts, fuzz_uac_test.ts, uac_bad_response_test.ts).
 
+import { configureLogs, type LogRecord } from "../test_deps.ts";
+
+/** Send every sipkit log record at error level or above to the returned list (the caller
+ * calls `resetLogs()` at the end). */
+export async function captureErrorLogs(): Promise<string[]> {
+  const errors: string[] = [];
+  await configureLogs({
+    sinks: {
+      mem: (r: LogRecord) => {
+        if (r.level === "error" || r.level === "fatal") {
+          errors.push(`${r.category.join(".")}: ${r.message.map(String).join("")}`);
+        }
+      },
+    },
+    loggers: [
+      { category: ["sipkit"], sinks: ["mem"], lowestLevel: "warning" },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+    reset: true,
+  });
+  return errors;
+}
+
 /** A small seeded generator (LCG): the same seed gives the same traffic. */
 export function random(seed: number): () => number {
   let s = seed >>> 0;

@@ -3,31 +3,17 @@
 // Content-Length, a bad start line... (seeded, so a failure can be replayed). Whatever the
 // stack answers, it must log no internal error, must keep answering clean traffic, and
 // must end every transaction, dialog and timer once the 64*T1 windows have passed.
-import { assert, configureLogs, type LogRecord, resetLogs } from "../test_deps.ts";
+import { assert, resetLogs } from "../test_deps.ts";
 import dgram from "node:dgram";
 import { createSipStack } from "../../service/sip_stack.ts";
-import { mutate, random } from "./_fuzz.ts";
+import { captureErrorLogs, mutate, random } from "./_fuzz.ts";
 
 const TIMERS = { t1: 10, t2: 80, t4: 100 };
 const SDP = "v=0\r\no=fz 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
   "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
 Deno.test("bad input: mangled calls and requests over UDP leave the stack serving and clean", async () => {
-  const errors: string[] = [];
-  await configureLogs({
-    sinks: {
-      mem: (r: LogRecord) => {
-        if (r.level === "error" || r.level === "fatal") {
-          errors.push(`${r.category.join(".")}: ${r.message.map(String).join("")}`);
-        }
-      },
-    },
-    loggers: [
-      { category: ["sipkit"], sinks: ["mem"], lowestLevel: "warning" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-    reset: true,
-  });
+  const errors = await captureErrorLogs();
   const uas = await createSipStack({
     name: "fuzz-uas",
     listen: ["sip:127.0.0.1:0;transport=udp"],

@@ -3,30 +3,16 @@
 // doubled or garbled, a cut, a wrong Content-Length, a bad status line). Every request must
 // settle with a status (408 when nothing usable came back), no internal error may be logged,
 // and once the 64*T1 windows are over no transaction, dialog or timer may be left.
-import { assert, configureLogs, type LogRecord, resetLogs } from "../test_deps.ts";
+import { assert, resetLogs } from "../test_deps.ts";
 import dgram from "node:dgram";
 import { createSipStack, type DialogHandle, type UacResult } from "../../service/sip_stack.ts";
-import { mutate, PEER_SDP, random, responseTo } from "./_fuzz.ts";
+import { captureErrorLogs, mutate, PEER_SDP, random, responseTo } from "./_fuzz.ts";
 
 const TIMERS = { t1: 10, t2: 80, t4: 100 };
 const OFFER = PEER_SDP.replace("peer", "uac").replace("5000", "4000");
 
 Deno.test("bad input: mangled responses to a stack's requests over UDP settle every request and leave nothing behind", async () => {
-  const errors: string[] = [];
-  await configureLogs({
-    sinks: {
-      mem: (r: LogRecord) => {
-        if (r.level === "error" || r.level === "fatal") {
-          errors.push(`${r.category.join(".")}: ${r.message.map(String).join("")}`);
-        }
-      },
-    },
-    loggers: [
-      { category: ["sipkit"], sinks: ["mem"], lowestLevel: "warning" },
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
-    ],
-    reset: true,
-  });
+  const errors = await captureErrorLogs();
   // SIPKIT_FUZZ_SEED replays or varies the traffic; the default is fixed.
   const seed = Number(Deno.env.get("SIPKIT_FUZZ_SEED") ?? 20261121);
   const r = random(seed);
