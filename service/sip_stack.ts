@@ -2057,6 +2057,10 @@ class Stack implements SipStack {
       return { status: 491, reason: "Request Pending", response: undefined };
     }
     const req = dialog.createRequest(method);
+    if (method === "BYE") {
+      this.#stopRetrans(entry);
+      this.#sessionStop(entry);
+    }
     let targets: SendTarget[];
     try {
       const first = dialog.routeSet[0];
@@ -2066,22 +2070,14 @@ class Stack implements SipStack {
         : await this.#resolveTargets(hop, options.transport);
     } catch (error) {
       this.#log.info("Cannot resolve the dialog target: {error}", { error: errorText(error) });
-      if (method === "BYE") {
-        // Hanging up ends the dialog here even when the peer cannot be reached (a remote
-        // target it gave that cannot be resolved): nothing else could end it.
-        this.#stopRetrans(entry);
-        this.#sessionStop(entry);
-        dialog.terminate("bye");
-      }
+      // Hanging up ends the dialog even when the peer cannot be reached (a remote target it
+      // gave that cannot be resolved): nothing else could end it.
+      if (method === "BYE") dialog.terminate("bye");
       return { status: 503, reason: "Service Unavailable", response: undefined };
     }
     // §14.2 again: the peer's re-INVITE may have arrived while the target was being resolved.
     if (method === "INVITE" && (entry.pendingInvite !== undefined || entry.incomingInvite)) {
       return { status: 491, reason: "Request Pending", response: undefined };
-    }
-    if (method === "BYE") {
-      this.#stopRetrans(entry);
-      this.#sessionStop(entry);
     }
     const r = await this.#runUac(req, targets, options, entry);
     // RFC 6665 §4.2.2: a NOTIFY we sent with `terminated` ends the subscription.

@@ -186,8 +186,8 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
 
   /**
    * The last provisional response sent, until a final response is sent. From then on the
-   * transaction does not keep the message: Completed keeps only the bytes it may have to
-   * resend, and Accepted (RFC 6026 §8.7), Confirmed and Terminated nothing of it, so the 64*T1
+   * transaction does not keep the message: Completed keeps only its wire form (to resend it),
+   * Accepted (RFC 6026 §8.7), Confirmed and Terminated only its To text, so the 64*T1
    * window of every ended call costs a few hundred bytes instead of a built message.
    * {@linkcode ServerTransaction.lastStatus} and {@linkcode ServerTransaction.lastToTag}
    * still say what was sent.
@@ -215,8 +215,8 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
   }
 
   /**
-   * Let go of the final response just sent (it is `#last`): keep its To tag, and its bytes
-   * when `resend` says the state may send it again.
+   * Let go of the final response just sent (it is `#last`): keep its To text, and its wire
+   * form when `resend` says the state may send it again.
    */
   protected dropFinal(resend: boolean): void {
     const res = this.#last;
@@ -235,7 +235,7 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
     this.#finalWire = undefined;
   }
 
-  /** Resend the last response: the provisional one kept, or the final one from its bytes.
+  /** Resend the last response: the provisional one kept, or the final one from its wire form.
    * Returns false (and the transaction ends) when it could not be sent. */
   protected resendLast(): boolean {
     const last = this.#last;
