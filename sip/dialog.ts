@@ -291,7 +291,8 @@ export class Dialog {
   /**
    * The UAC side of a dialog (§12.1.2), from the request we sent and a 101-299 response
    * with a To tag. Route set: the response's Record-Route in reverse order; remote target:
-   * its Contact.
+   * its Contact, or the request's Request-URI when the response has none. A Contact or
+   * Record-Route that does not parse counts as absent (the peer's 2xx must still be ACKed).
    *
    * @param request the dialog-creating request as sent
    * @param response the 1xx (early) or 2xx (confirmed) response with a To tag
@@ -313,8 +314,10 @@ export class Dialog {
       remoteParty: response.header("To") ?? "",
       localSeq: request.cseq.seq,
       remoteSeq: undefined,
-      remoteTarget: contactTarget(response) ?? request.uri,
-      routeSet: [...response.recordRoutes].reverse(),
+      // A Contact or Record-Route that does not parse is taken as absent: the 2xx must still
+      // be ACKed (§13.2.2.4), and a dialog without them can still be ended with a BYE.
+      remoteTarget: readOrUndefined(() => contactTarget(response)) ?? request.uri,
+      routeSet: readOrUndefined(() => [...response.recordRoutes].reverse()) ?? [],
     }, options);
   }
 

@@ -95,3 +95,32 @@ Deno.test("UAC: hanging up a dialog whose remote target cannot be resolved ends 
   assert.equal(r.dialog.state, "terminated");
   assert.equal(t.uac.counts.dialogs, 0, "the dialog is gone");
 });
+
+Deno.test("UAC: a 2xx whose Contact does not parse, with no early dialog, is ACKed at the Request-URI (as a 2xx without Contact)", async () => {
+  await using t = await setup((inv, port) => [
+    responseTo(inv, 200, "nc", port).replace(/Contact: [^\r\n]*/, "Contact: -1"),
+  ]);
+  const r = await t.uac.invite(t.target, { body: OFFER, contentType: "application/sdp" });
+  assert.equal(r.status, 200);
+  assert.ok(r.dialog !== undefined, "a dialog");
+  assert.equal(r.dialog.state, "confirmed");
+  assert.ok(await until(() => t.got.some((m) => m.startsWith("ACK ")), 1000), "no ACK");
+  const ack = t.got.find((m) => m.startsWith("ACK "))!;
+  assert.ok(ack.startsWith(`ACK ${t.target} SIP/2.0`), ack.split("\r\n")[0]);
+  assert.equal((await r.dialog.bye()).status, 200);
+  assert.equal(t.uac.counts.dialogs, 0);
+});
+
+Deno.test("UAC: a 2xx whose Record-Route does not parse is ACKed; the dialog has no route set", async () => {
+  await using t = await setup((inv, port) => [
+    responseTo(inv, 200, "rr", port).replace("\r\nContact:", "\r\nRecord-Route: <<<\r\nContact:"),
+  ]);
+  const r = await t.uac.invite(t.target, { body: OFFER, contentType: "application/sdp" });
+  assert.equal(r.status, 200);
+  assert.ok(r.dialog !== undefined, "a dialog");
+  assert.ok(await until(() => t.got.some((m) => m.startsWith("ACK ")), 1000), "no ACK");
+  const ack = t.got.find((m) => m.startsWith("ACK "))!;
+  assert.ok(!/\r\nRoute:/i.test(ack), ack);
+  assert.equal((await r.dialog.bye()).status, 200);
+  assert.equal(t.uac.counts.dialogs, 0);
+});
