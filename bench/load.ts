@@ -21,6 +21,7 @@
  *
  * Options: --quick (short runs), --only=options,calls,maxrate,memory,
  * --targets=floor,sipkit,kirm, --options-rate=10000, --calls-rate=2000, --seconds=5,
+ * --warmup=3 (seconds of the same traffic, not counted, before each fixed-rate run; 0: none),
  * --json=<file> (also write the results as JSON).
  */
 import {
@@ -51,6 +52,7 @@ const TARGETS = (argv.get("targets") ?? "floor,floor_dgram,sipkit,kirm").split("
 const OPTIONS_RATE = Number(argv.get("options-rate") ?? (QUICK ? "2000" : "10000"));
 const CALLS_RATE = Number(argv.get("calls-rate") ?? (QUICK ? "500" : "2000"));
 const SECONDS = Number(argv.get("seconds") ?? (QUICK ? "2" : "5"));
+const WARMUP = Number(argv.get("warmup") ?? (QUICK ? "0" : "3"));
 const DIALOGS = Number(argv.get("dialogs") ?? (QUICK ? "2000" : "10000"));
 
 function out(line = ""): void {
@@ -294,11 +296,17 @@ async function withTarget<T>(name: TargetName, fn: (t: Target) => Promise<T>): P
 }
 
 async function fixedRatePhase(): Promise<void> {
+  // Steady state: each measured run follows WARMUP seconds of the same traffic at the same
+  // rate (not counted), so no target is measured while its JIT still compiles that path.
+  const steady = async (t: Target, kind: "options" | "calls", rate: number): Promise<Row> => {
+    if (WARMUP > 0) await measure(t, kind, rate, WARMUP);
+    return await measure(t, kind, rate, SECONDS);
+  };
   for (const name of TARGETS) {
     await withTarget(name, async (t) => {
-      if (ONLY.has("options")) rows.push(await measure(t, "options", OPTIONS_RATE, SECONDS));
+      if (ONLY.has("options")) rows.push(await steady(t, "options", OPTIONS_RATE));
       if (ONLY.has("calls") && name !== "kamailio") {
-        rows.push(await measure(t, "calls", CALLS_RATE, SECONDS));
+        rows.push(await steady(t, "calls", CALLS_RATE));
       }
     });
   }
@@ -405,6 +413,14 @@ function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "-";
 }
 
+/** `r`'s CPU per call over the reference row's, with `!` when the reference run had failed
+ * calls (a UAS that stalls or drops calls spends CPU on other things: not comparable). */
+function ratio(r: Row, ref: Row | undefined): string {
+  if (ref === undefined) return "-";
+  const text = fmt(r.cpuUsPerCall / ref.cpuUsPerCall, 2);
+  return ref.failed > 0 || ref.successful < ref.calls ? `${text}!` : text;
+}
+
 function pad(cols: string[], widths: number[]): string {
   return cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 }
@@ -446,9 +462,9 @@ function report(): void {
         String(r.failed),
         String(r.retransmissions),
         fmt(r.cpuUsPerCall),
-        floor ? fmt(r.cpuUsPerCall / floor.cpuUsPerCall, 2) : "-",
-        floorDgram ? fmt(r.cpuUsPerCall / floorDgram.cpuUsPerCall, 2) : "-",
-        kirm ? fmt(r.cpuUsPerCall / kirm.cpuUsPerCall, 2) : "-",
+        ratio(r, floor),
+        ratio(r, floorDgram),
+        ratio(r, kirm),
         fmt(r.rssMB),
         fmt(r.sippCpuPct, 0),
       ], widths));
@@ -456,7 +472,11 @@ function report(): void {
     out(
       "µs/txn: UAS CPU per OPTIONS transaction or per INVITE/ACK/BYE call; ×floor: to the " +
         "raw responder on Deno.listenDatagram (sipkit's back end here), ×f.dgram: on node:dgram; " +
-        "sipp%: SIPp's own CPU (100 = one core saturated)",
+        "sipp%: SIPp's own CPU (100 = one core saturated); !: the reference run had failed " +
+        "calls, so the ratio is not a fair comparison; " +
+        (WARMUP > 0
+          ? `each run after ${WARMUP} s of the same traffic, not counted (steady state)`
+          : "no warm-up run (--warmup=0): JIT compilation is counted"),
     );
   }
   if (maxRates.length > 0) {
