@@ -163,14 +163,16 @@ export class TransactionStateError extends Error {
 export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers<SipRequest> {
   /** The transaction key in the layer's table (branch and method, §17.1.3). */
   readonly key: string;
-  /** The request that created the transaction, as sent. */
-  readonly request: SipRequest;
+  #request: SipRequest | undefined;
   /** The destination given by the sender. */
   readonly ctx: Ctx;
   /** True on a reliable transport. */
   readonly reliable: boolean;
-  /** The last response passed up, if any. */
+  /** The last response passed up, if any; a non-INVITE transaction lets go of it once its
+   * final response has been passed up (see {@linkcode ClientTransaction.lastStatus}). */
   lastResponse: SipResponse | undefined = undefined;
+  /** The status of the last response passed up (kept when the response is let go). */
+  lastStatus: number | undefined = undefined;
   /** Free slot for the TU (e.g. the INVITE session owning this transaction). */
   owner: unknown = undefined;
   /** The owner (transaction layer). */
@@ -193,9 +195,38 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
     super();
     this.host = host;
     this.key = key;
-    this.request = request;
+    this.#request = request;
     this.ctx = options.ctx;
     this.reliable = options.reliable;
+  }
+
+  /**
+   * The request that created the transaction, as sent. A non-INVITE transaction lets go of it
+   * once its final response has been passed up: in Completed (Timer K, T4 on UDP) it only
+   * absorbs retransmitted responses, and keeping the request and the response cost about
+   * 4.6 KB per transaction for those 5 s. Reading it after that throws
+   * {@linkcode TransactionStateError}; the TU keeps its own reference if it needs one. An
+   * INVITE transaction keeps it (a forked 2xx in Accepted needs it to make its dialog).
+   */
+  get request(): SipRequest {
+    const r = this.#request;
+    if (r === undefined) {
+      throw new TransactionStateError(
+        "The non-INVITE client transaction released its request after the final response.",
+      );
+    }
+    return r;
+  }
+
+  /** True once the request was released (non-INVITE, after the final response). */
+  get requestReleased(): boolean {
+    return this.#request === undefined;
+  }
+
+  /** Let go of the request and the final response (non-INVITE, in Completed). */
+  protected release(): void {
+    this.#request = undefined;
+    this.lastResponse = undefined;
   }
 
   /** True when the transaction is an INVITE client transaction. */
@@ -312,6 +343,7 @@ export class InviteClientTransaction<Ctx = unknown> extends ClientTransaction<Ct
           }
           this.#resetTimerC();
           this.lastResponse = res;
+          this.lastStatus = res.status;
           this.host.clientResponse(res, this);
         } else if (status < 300) {
           // RFC 6026 §8.4: 2xx → Accepted, pass up, Timer M = 64*T1.
@@ -319,6 +351,7 @@ export class InviteClientTransaction<Ctx = unknown> extends ClientTransaction<Ct
           this.clearTimers();
           this.#state = "accepted";
           this.lastResponse = res;
+          this.lastStatus = res.status;
           this.timeoutTimer = this.host.clock.setTimeout(
             this.#onTimeout,
             64 * this.host.timers.t1,
@@ -330,6 +363,7 @@ export class InviteClientTransaction<Ctx = unknown> extends ClientTransaction<Ct
           this.clearTimers();
           this.#state = "completed";
           this.lastResponse = res;
+          this.lastStatus = res.status;
           this.#ack = buildAckForNon2xx(this.request, res);
           if (!this.transmit(this.#ack)) return;
           this.host.clientResponse(res, this);
@@ -462,6 +496,7 @@ export class NonInviteClientTransaction<Ctx = unknown> extends ClientTransaction
   receiveResponse(res: SipResponse): void {
     if (this.#state !== "trying" && this.#state !== "proceeding") return;
     this.lastResponse = res;
+    this.lastStatus = res.status;
     if (res.status < 200) {
       this.#state = "proceeding";
       this.host.clientResponse(res, this);
@@ -471,6 +506,8 @@ export class NonInviteClientTransaction<Ctx = unknown> extends ClientTransaction
     this.#state = "completed";
     this.host.clientResponse(res, this);
     if (this.#state !== "completed") return;
+    // Completed only absorbs retransmitted responses (§17.1.2.2): nothing else is needed.
+    this.release();
     const k = this.reliable ? 0 : this.host.timers.t4;
     this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, k);
   }

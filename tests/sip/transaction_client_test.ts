@@ -5,6 +5,7 @@ import {
   buildCancel,
   InviteClientTransaction,
   NonInviteClientTransaction,
+  TransactionStateError,
 } from "../../sip/transaction_client.ts";
 import type { SipMessage } from "../../sip/types.ts";
 import { assertClean, harness, request, response, sentTimes } from "./_transaction_helpers.ts";
@@ -230,6 +231,43 @@ Deno.test("§17.1.2.2: a final response → Completed (passed up once), response
   assert.equal(h.sent.length, 1, "no retransmission in Completed");
   h.fc.tick(1);
   assert.equal(tx.state, "terminated");
+  assertClean(h);
+});
+
+Deno.test("§17.1.2.2: in Completed a non-INVITE keeps neither its request nor its final response; an INVITE keeps its request", () => {
+  const h = harness();
+  const req = request({ method: "OPTIONS" });
+  const tx = h.layer.sendRequest(req, { ctx: "peer" });
+  h.layer.receive(response(req, 100), "peer");
+  assert.equal(tx.request, req, "kept while the request may be retransmitted");
+  assert.equal(tx.lastStatus, 100);
+  // The TU reads the request while the final response is passed up; the release comes after.
+  const readable: boolean[] = [];
+  const push = h.responses.push.bind(h.responses);
+  h.responses.push = (...items) => {
+    for (const i of items) readable.push(i.tx?.requestReleased === false);
+    return push(...items);
+  };
+  h.layer.receive(response(req, 404, { toTag: "t" }), "peer");
+  assert.equal(tx.state, "completed");
+  assert.equal(h.responses.at(-1)?.res.status, 404, "the final response was passed up");
+  assert.deepEqual(readable, [true], "the request was readable while the 404 was passed up");
+  assert.equal(tx.requestReleased, true);
+  assert.throws(() => tx.request, TransactionStateError);
+  assert.equal(tx.lastResponse, undefined);
+  assert.equal(tx.lastStatus, 404);
+  h.layer.receive(response(req, 404, { toTag: "t" }), "peer");
+  assert.equal(h.responses.length, 2, "a retransmitted final response is still absorbed");
+  h.fc.tick(5_000);
+  assertClean(h);
+
+  const inv = request();
+  const itx = h.layer.sendRequest(inv, { ctx: "peer" });
+  h.layer.receive(response(inv, 200, { toTag: "a" }), "peer");
+  assert.equal(itx.state, "accepted");
+  assert.equal(itx.request, inv, "a forked 2xx in Accepted needs the INVITE");
+  assert.equal(itx.lastStatus, 200);
+  h.fc.tick(32_000);
   assertClean(h);
 });
 
