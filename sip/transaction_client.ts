@@ -168,8 +168,8 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
   readonly ctx: Ctx;
   /** True on a reliable transport. */
   readonly reliable: boolean;
-  /** The last response passed up, if any; a non-INVITE transaction lets go of it once its
-   * final response has been passed up (see {@linkcode ClientTransaction.lastStatus}). */
+  /** The last provisional response passed up, if any: the final response is let go once it
+   * has been passed up (see {@linkcode ClientTransaction.lastStatus}). */
   lastResponse: SipResponse | undefined = undefined;
   /** The status of the last response passed up (kept when the response is let go). */
   lastStatus: number | undefined = undefined;
@@ -201,12 +201,14 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
   }
 
   /**
-   * The request that created the transaction, as sent. A non-INVITE transaction lets go of it
-   * once its final response has been passed up: in Completed (Timer K, T4 on UDP) it only
-   * absorbs retransmitted responses, and keeping the request and the response cost about
-   * 4.6 KB per transaction for those 5 s. Reading it after that throws
+   * The request that created the transaction, as sent. The transaction lets go of it once a
+   * final response has put it in Completed (a non-INVITE's Timer K, an INVITE's Timer D after
+   * a 300-699): there it only absorbs retransmitted responses (resending the ACK for an
+   * INVITE), and keeping the request and the response cost about 4.6 KB per non-INVITE
+   * transaction for those 5 s. Reading it after that throws
    * {@linkcode TransactionStateError}; the TU keeps its own reference if it needs one. An
-   * INVITE transaction keeps it (a forked 2xx in Accepted needs it to make its dialog).
+   * INVITE in Accepted (after a 2xx) keeps it: a 2xx from another fork makes its dialog from
+   * it.
    */
   get request(): SipRequest {
     const r = this.#request;
@@ -218,12 +220,12 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
     return r;
   }
 
-  /** True once the request was released (non-INVITE, after the final response). */
+  /** True once the request was released (in Completed). */
   get requestReleased(): boolean {
     return this.#request === undefined;
   }
 
-  /** Let go of the request and the final response (non-INVITE, in Completed). */
+  /** Let go of the request and the final response (in Completed). */
   protected release(): void {
     this.#request = undefined;
     this.lastResponse = undefined;
@@ -357,6 +359,9 @@ export class InviteClientTransaction<Ctx = unknown> extends ClientTransaction<Ct
             64 * this.host.timers.t1,
           );
           this.host.clientResponse(res, this);
+          // Accepted passes every 2xx up and needs nothing of this one (the request stays: a
+          // 2xx from another fork makes its dialog from it).
+          if (this.#state === "accepted") this.lastResponse = undefined;
         } else {
           // §17.1.1.2: 300-699 → send ACK, pass up, Completed, Timer D.
           this.#stopTimerC();
@@ -368,6 +373,8 @@ export class InviteClientTransaction<Ctx = unknown> extends ClientTransaction<Ct
           if (!this.transmit(this.#ack)) return;
           this.host.clientResponse(res, this);
           if (this.#state !== "completed") return;
+          // Completed only resends the ACK (§17.1.1.2): the request and response can go.
+          this.release();
           const d = this.reliable ? 0 : 64 * this.host.timers.t1;
           this.timeoutTimer = this.host.clock.setTimeout(this.#onTimeout, d);
         }

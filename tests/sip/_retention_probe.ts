@@ -1,5 +1,6 @@
-// Run by retention_test.ts in a child process with --v8-flags=--expose-gc: checks what a
-// server transaction keeps reachable after its response, with WeakRefs and forced collections.
+// Run by retention_test.ts in a child process with --v8-flags=--expose-gc: checks what server
+// and client transactions keep reachable after a final response, with WeakRefs and forced
+// collections.
 // Prints one JSON object: true means "was collected".
 import { createResponse } from "../../sip/builders.ts";
 import { parseMessage } from "../../sip/parser.ts";
@@ -50,9 +51,24 @@ function answered(method: string, branch: string, status: number) {
   return { tx, res: new WeakRef(res) };
 }
 
+/** Send a request through a new client transaction and feed it a `status` response; watch
+ * both. */
+function sentAndAnswered(method: string, branch: string, status: number) {
+  const req = request(method, branch);
+  const tx = layer.sendRequest(req, { ctx: "peer" });
+  const bytes = createResponse(req, status, undefined, { toTag: `u-${branch}` }).toBytes();
+  const res = parseMessage(bytes); // as from the transport
+  layer.receive(res, "peer", false);
+  return { tx, req: new WeakRef(req), res: new WeakRef(res), retransmit: () => bytes };
+}
+
 const completed = answered("MESSAGE", "z9hG4bKm", 200); // Completed (UDP): keeps the bytes
 const accepted = answered("INVITE", "z9hG4bKi", 200); // Accepted: keeps nothing
 const provisional = answered("INVITE", "z9hG4bKp", 180); // Proceeding: keeps the 180
+const clientDone = sentAndAnswered("MESSAGE", "z9hG4bKcm", 200); // Completed: keeps nothing
+const clientAccepted = sentAndAnswered("INVITE", "z9hG4bKca", 200); // Accepted: the request
+const clientRejected = sentAndAnswered("INVITE", "z9hG4bKcr", 486); // Completed: the ACK
+const rejectedFinal = parseMessage(clientRejected.retransmit());
 requests.length = 0;
 
 await collect();
@@ -65,4 +81,18 @@ Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify({
   completedResent: sent === before + 1,
   states: [completed.tx.state, accepted.tx.state, provisional.tx.state],
   tags: [completed.tx.lastToTag, accepted.tx.lastToTag, provisional.tx.lastToTag],
+  client: {
+    states: [clientDone.tx.state, clientAccepted.tx.state, clientRejected.tx.state],
+    doneRequest: clientDone.req.deref() === undefined,
+    doneResponse: clientDone.res.deref() === undefined,
+    acceptedRequest: clientAccepted.req.deref() === undefined,
+    acceptedResponse: clientAccepted.res.deref() === undefined,
+    rejectedRequest: clientRejected.req.deref() === undefined,
+    rejectedResponse: clientRejected.res.deref() === undefined,
+    ackResent: ((): boolean => {
+      const n = sent;
+      layer.receive(rejectedFinal, "peer", false);
+      return sent === n + 1;
+    })(),
+  },
 })));

@@ -234,7 +234,7 @@ Deno.test("§17.1.2.2: a final response → Completed (passed up once), response
   assertClean(h);
 });
 
-Deno.test("§17.1.2.2: in Completed a non-INVITE keeps neither its request nor its final response; an INVITE keeps its request", () => {
+Deno.test("§17.1.2.2: in Completed a non-INVITE keeps neither its request nor its final response; an INVITE in Accepted keeps its request", () => {
   const h = harness();
   const req = request({ method: "OPTIONS" });
   const tx = h.layer.sendRequest(req, { ctx: "peer" });
@@ -266,7 +266,30 @@ Deno.test("§17.1.2.2: in Completed a non-INVITE keeps neither its request nor i
   h.layer.receive(response(inv, 200, { toTag: "a" }), "peer");
   assert.equal(itx.state, "accepted");
   assert.equal(itx.request, inv, "a forked 2xx in Accepted needs the INVITE");
+  assert.equal(itx.lastResponse, undefined, "the 2xx itself is not kept");
   assert.equal(itx.lastStatus, 200);
+  h.layer.receive(response(inv, 200, { toTag: "fork2" }), "peer");
+  assert.equal(h.responses.at(-1)?.res.to.tag, "fork2", "another fork's 2xx is passed up");
+  h.fc.tick(32_000);
+  assertClean(h);
+});
+
+Deno.test("§17.1.1.2: in Completed an INVITE keeps only its ACK, and resends it for a retransmitted final response", () => {
+  const h = harness();
+  const inv = request();
+  const tx = h.layer.sendRequest(inv, { ctx: "peer" });
+  assert.ok(tx instanceof InviteClientTransaction);
+  h.layer.receive(response(inv, 486, { toTag: "b" }), "peer");
+  assert.equal(tx.state, "completed");
+  assert.equal(tx.requestReleased, true);
+  assert.throws(() => tx.request, TransactionStateError);
+  assert.equal(tx.lastResponse, undefined);
+  assert.equal(tx.lastStatus, 486);
+  const acks = () => h.sent.filter(isAck).length;
+  assert.equal(acks(), 1);
+  h.layer.receive(response(inv, 486, { toTag: "b" }), "peer");
+  assert.equal(acks(), 2, "the same ACK again");
+  assert.equal(h.sent.filter(isAck)[1], tx.ack);
   h.fc.tick(32_000);
   assertClean(h);
 });
