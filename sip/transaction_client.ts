@@ -214,7 +214,7 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
     const r = this.#request;
     if (r === undefined) {
       throw new TransactionStateError(
-        "The non-INVITE client transaction released its request after the final response.",
+        "The client transaction released its request in Completed, after its final response.",
       );
     }
     return r;
@@ -223,6 +223,12 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
   /** True once the request was released (in Completed). */
   get requestReleased(): boolean {
     return this.#request === undefined;
+  }
+
+  /** Note the response about to be passed up. */
+  protected noteResponse(res: SipResponse): void {
+    this.lastResponse = res;
+    this.lastStatus = res.status;
   }
 
   /** Let go of the request and the final response (in Completed). */
@@ -344,16 +350,14 @@ export class InviteClientTransaction<Ctx = unknown> extends ClientTransaction<Ct
             this.#state = "proceeding";
           }
           this.#resetTimerC();
-          this.lastResponse = res;
-          this.lastStatus = res.status;
+          this.noteResponse(res);
           this.host.clientResponse(res, this);
         } else if (status < 300) {
           // RFC 6026 §8.4: 2xx → Accepted, pass up, Timer M = 64*T1.
           this.#stopTimerC();
           this.clearTimers();
           this.#state = "accepted";
-          this.lastResponse = res;
-          this.lastStatus = res.status;
+          this.noteResponse(res);
           this.timeoutTimer = this.host.clock.setTimeout(
             this.#onTimeout,
             64 * this.host.timers.t1,
@@ -367,8 +371,7 @@ export class InviteClientTransaction<Ctx = unknown> extends ClientTransaction<Ct
           this.#stopTimerC();
           this.clearTimers();
           this.#state = "completed";
-          this.lastResponse = res;
-          this.lastStatus = res.status;
+          this.noteResponse(res);
           this.#ack = buildAckForNon2xx(this.request, res);
           if (!this.transmit(this.#ack)) return;
           this.host.clientResponse(res, this);
@@ -502,8 +505,7 @@ export class NonInviteClientTransaction<Ctx = unknown> extends ClientTransaction
   /** Feed a response matched to this transaction. */
   receiveResponse(res: SipResponse): void {
     if (this.#state !== "trying" && this.#state !== "proceeding") return;
-    this.lastResponse = res;
-    this.lastStatus = res.status;
+    this.noteResponse(res);
     if (res.status < 200) {
       this.#state = "proceeding";
       this.host.clientResponse(res, this);
