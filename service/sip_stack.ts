@@ -2302,54 +2302,7 @@ class Stack implements SipStack {
           const status = res.status;
           let d = dialogEntry;
           if (method === "INVITE" && status >= 200 && status < 300) {
-            if (entry === undefined) {
-              const known = this.#dialogs.forResponse(res);
-              const knownEntry = known === undefined ? undefined : this.#entries.get(known.id);
-              if (knownEntry !== undefined) {
-                d = knownEntry;
-                known?.receiveResponse(res);
-              } else {
-                if (d !== undefined && d.dialog.state === "early") d.dialog.terminate("local");
-                try {
-                  d = this.#addDialog(
-                    Dialog.asUac(req, res, this.#dialogOptions()),
-                    streamFlow(ctx),
-                    "invite",
-                  );
-                  options.onDialog?.(d);
-                } catch {
-                  d = undefined;
-                }
-              }
-            } else {
-              entry.dialog.receiveResponse(res);
-            }
-            if (d !== undefined) {
-              d.pendingInvite = undefined;
-              const offer = sdpOf(req);
-              const answer = sdpOf(res);
-              if (offer !== undefined) this.#offerAnswer(d, offer, answer, "local");
-              else if (answer !== undefined) d.remoteSdp = answer;
-              if (pending.cancelled && entry === undefined) {
-                // The 2xx crossed our CANCEL (RFC 3261 §9.1, §15): the call is wanted no
-                // more, but the 2xx must still be ACKed; then the dialog ends with a BYE.
-                const ended = d;
-                this.sendAck(ended, req.cseq.seq, {})
-                  .then(() => this.sendInDialog(ended, "BYE", {}))
-                  .catch((error) =>
-                    this.#log.info("ACK/BYE for a 2xx after CANCEL failed: {error}", {
-                      error: errorText(error),
-                    })
-                  );
-              } else if (options.autoAck === false) {
-                d.awaitingAck = { cseq: req.cseq.seq, response: res };
-              } else {
-                this.sendAck(d, req.cseq.seq, {}).catch(() => {});
-              }
-              if (!pending.cancelled || entry !== undefined) {
-                this.#notifyDialog({ inviteStatus: "confirmed" }, d);
-              }
-            }
+            d = this.#inviteAnswered(req, res, ctx, entry, d, pending, options);
           } else if (entry !== undefined) {
             entry.dialog.receiveResponse(res);
             if (method === "BYE" && entry.dialog.state !== "terminated") {
@@ -2361,22 +2314,7 @@ class Stack implements SipStack {
             (method === "SUBSCRIBE" || method === "REFER") && status < 300 &&
             res.to.tag !== undefined
           ) {
-            const known = this.#dialogs.forResponse(res);
-            let sub = known === undefined ? undefined : this.#entries.get(known.id);
-            if (known === undefined) {
-              try {
-                sub = this.#addDialog(
-                  Dialog.asUac(req, res, this.#dialogOptions()),
-                  streamFlow(ctx),
-                  subscriptionKey(req),
-                );
-              } catch {
-                // no dialog
-              }
-            }
-            if (sub !== undefined) {
-              this.#subArm(sub, subscriptionKey(req), subscriptionExpires(req, res));
-            }
+            this.#subscriptionAnswered(req, res, ctx);
           }
           if (
             entry !== undefined && (method === "SUBSCRIBE" || method === "REFER") &&
@@ -2430,6 +2368,94 @@ class Stack implements SipStack {
         else signal.addEventListener("abort", onAbort, { once: true });
       }
     });
+  }
+
+  /**
+   * A 2xx to our INVITE (§13.2.2.4): find or make the dialog it confirms (an early dialog of
+   * the same response, a new one, or the dialog of a re-INVITE), run the offer/answer, and
+   * ACK it (or keep it for `dialog.ack()`; a 2xx that crossed our CANCEL is ACKed and ended
+   * with a BYE). Returns the dialog entry, if any.
+   */
+  #inviteAnswered(
+    req: SipRequest,
+    res: SipResponse,
+    ctx: Ctx,
+    entry: DialogEntry | undefined,
+    early: DialogEntry | undefined,
+    pending: Pending,
+    options: InviteOptions,
+  ): DialogEntry | undefined {
+    let d = early;
+    if (entry === undefined) {
+      const known = this.#dialogs.forResponse(res);
+      const knownEntry = known === undefined ? undefined : this.#entries.get(known.id);
+      if (knownEntry !== undefined) {
+        d = knownEntry;
+        known?.receiveResponse(res);
+      } else {
+        if (d !== undefined && d.dialog.state === "early") d.dialog.terminate("local");
+        try {
+          d = this.#addDialog(
+            Dialog.asUac(req, res, this.#dialogOptions()),
+            streamFlow(ctx),
+            "invite",
+          );
+          options.onDialog?.(d);
+        } catch {
+          d = undefined;
+        }
+      }
+    } else {
+      entry.dialog.receiveResponse(res);
+    }
+    if (d !== undefined) {
+      d.pendingInvite = undefined;
+      const offer = sdpOf(req);
+      const answer = sdpOf(res);
+      if (offer !== undefined) this.#offerAnswer(d, offer, answer, "local");
+      else if (answer !== undefined) d.remoteSdp = answer;
+      if (pending.cancelled && entry === undefined) {
+        // The 2xx crossed our CANCEL (RFC 3261 §9.1, §15): the call is wanted no
+        // more, but the 2xx must still be ACKed; then the dialog ends with a BYE.
+        const ended = d;
+        this.sendAck(ended, req.cseq.seq, {})
+          .then(() => this.sendInDialog(ended, "BYE", {}))
+          .catch((error) =>
+            this.#log.info("ACK/BYE for a 2xx after CANCEL failed: {error}", {
+              error: errorText(error),
+            })
+          );
+      } else if (options.autoAck === false) {
+        d.awaitingAck = { cseq: req.cseq.seq, response: res };
+      } else {
+        this.sendAck(d, req.cseq.seq, {}).catch(() => {});
+      }
+      if (!pending.cancelled || entry !== undefined) {
+        this.#notifyDialog({ inviteStatus: "confirmed" }, d);
+      }
+    }
+    return d;
+  }
+
+  /** A 2xx to a SUBSCRIBE or REFER outside a dialog: the dialog of the subscription (RFC 6665
+   * §4.1.2.1, RFC 3515), made here unless a NOTIFY made it first; then its expiry timer. */
+  #subscriptionAnswered(req: SipRequest, res: SipResponse, ctx: Ctx): void {
+    const known = this.#dialogs.forResponse(res);
+    let sub = known === undefined ? undefined : this.#entries.get(known.id);
+    if (known === undefined) {
+      try {
+        sub = this.#addDialog(
+          Dialog.asUac(req, res, this.#dialogOptions()),
+          streamFlow(ctx),
+          subscriptionKey(req),
+        );
+      } catch {
+        // no dialog
+      }
+    }
+    if (sub !== undefined) {
+      this.#subArm(sub, subscriptionKey(req), subscriptionExpires(req, res));
+    }
   }
 
   cancelInvite(tx: InviteClientTransaction<Ctx>): "sent" | "pending" | "final" {
