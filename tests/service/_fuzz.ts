@@ -1,6 +1,7 @@
 // Seeded message mangling and a raw peer's responses for the bad-input tests
-// (fuzz_stack_test.ts, fuzz_uac_test.ts, uac_bad_response_test.ts).
+// (fuzz_stack_test.ts, fuzz_uac_test.ts, uac_bad_response_test.ts, uac_fork_test.ts).
 
+import dgram from "node:dgram";
 import { configureLogs, type LogRecord } from "../test_deps.ts";
 
 /** Send every sipkit log record at error level or above to the returned list (the caller
@@ -114,4 +115,18 @@ export function responseTo(request: string, status: number, tag: string, peerPor
     "",
     invite2xx ? PEER_SDP : "",
   ].join("\r\n");
+}
+
+/** A raw UDP socket on 127.0.0.1 (any free port) that plays the peer of a stack. */
+export async function bindPeer(): Promise<{ socket: dgram.Socket; port: number }> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((res) => socket.bind(0, "127.0.0.1", () => res()));
+  return { socket, port: socket.address().port };
+}
+
+/** Wait until `cond()` holds, polling every 10 ms for at most `ms`; returns its last value. */
+export async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  return cond();
 }

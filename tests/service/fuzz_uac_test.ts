@@ -4,9 +4,8 @@
 // settle with a status (408 when nothing usable came back), no internal error may be logged,
 // and once the 64*T1 windows are over no transaction, dialog or timer may be left.
 import { assert, resetLogs } from "../test_deps.ts";
-import dgram from "node:dgram";
 import { createSipStack, type DialogHandle, type UacResult } from "../../service/sip_stack.ts";
-import { captureErrorLogs, mutate, PEER_SDP, random, responseTo } from "./_fuzz.ts";
+import { bindPeer, captureErrorLogs, mutate, PEER_SDP, random, responseTo } from "./_fuzz.ts";
 
 const TIMERS = { t1: 10, t2: 80, t4: 100 };
 const OFFER = PEER_SDP.replace("peer", "uac").replace("5000", "4000");
@@ -26,9 +25,7 @@ Deno.test("bad input: mangled responses to a stack's requests over UDP settle ev
     closeTimeout: 500,
     callbacks: { sipBye: () => "ok" },
   });
-  const peer = dgram.createSocket("udp4");
-  await new Promise<void>((res) => peer.bind(0, "127.0.0.1", () => res()));
-  const peerPort = peer.address().port;
+  const { socket: peer, port: peerPort } = await bindPeer();
   let answered = 0;
   peer.on("message", (m: Uint8Array, from: { address: string; port: number }) => {
     const text = new TextDecoder().decode(m);

@@ -1,9 +1,8 @@
 // A stack's INVITE answered by a raw UDP peer on 127.0.0.1 with a 2xx that has one bad header.
 // Each case was found by fuzz_uac_test.ts and left a dialog behind before the fix.
 import { assert } from "../test_deps.ts";
-import dgram from "node:dgram";
 import { createSipStack, type SipStack } from "../../service/sip_stack.ts";
-import { PEER_SDP, responseTo } from "./_fuzz.ts";
+import { bindPeer, PEER_SDP, responseTo, until } from "./_fuzz.ts";
 
 const OFFER = PEER_SDP.replace("peer", "uac").replace("5000", "4000");
 
@@ -22,9 +21,7 @@ async function setup(answers: (invite: string, port: number) => string[]): Promi
     inviteTimeout: 2000,
     closeTimeout: 300,
   });
-  const peer = dgram.createSocket("udp4");
-  await new Promise<void>((res) => peer.bind(0, "127.0.0.1", () => res()));
-  const port = peer.address().port;
+  const { socket: peer, port } = await bindPeer();
   const got: string[] = [];
   peer.on("message", (m: Uint8Array, from: { address: string; port: number }) => {
     const text = new TextDecoder().decode(m);
@@ -45,12 +42,6 @@ async function setup(answers: (invite: string, port: number) => string[]): Promi
       await uac.close();
     },
   };
-}
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  return cond();
 }
 
 Deno.test("UAC: a 2xx with an unreadable Content-Type is ACKed and gives a dialog (its body is not taken as SDP)", async () => {

@@ -3,17 +3,10 @@
 // and then ended with a BYE; a retransmitted 2xx gets its ACK again. The peer is a raw UDP
 // socket on 127.0.0.1 that plays both forks.
 import { assert } from "../test_deps.ts";
-import dgram from "node:dgram";
 import { createSipStack } from "../../service/sip_stack.ts";
-import { PEER_SDP, responseTo } from "./_fuzz.ts";
+import { bindPeer, PEER_SDP, responseTo, until } from "./_fuzz.ts";
 
 const OFFER = PEER_SDP.replace("peer", "uac").replace("5000", "4000");
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  return cond();
-}
 
 /** The value of the To tag of a request's To header. */
 function toTag(request: string): string | undefined {
@@ -27,9 +20,7 @@ Deno.test("UAC: a 2xx from a second fork is ACKed and ended with a BYE; the firs
     inviteTimeout: 2000,
     closeTimeout: 300,
   });
-  const peer = dgram.createSocket("udp4");
-  await new Promise<void>((res) => peer.bind(0, "127.0.0.1", () => res()));
-  const port = peer.address().port;
+  const { socket: peer, port } = await bindPeer();
   const got: string[] = [];
   let invite = "";
   let from = { address: "", port: 0 };
