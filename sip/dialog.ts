@@ -23,6 +23,7 @@
 import { ownString } from "./message.ts";
 import { parseNameAddr } from "./header_parsers.ts";
 import { parseUri } from "./uri.ts";
+import { parsedOrUndefined } from "./errors.ts";
 import { createRequest as buildRequest } from "./builders.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import type { HeaderValue, NameAddr, SipRequest, SipResponse, Uri } from "./types.ts";
@@ -159,15 +160,6 @@ function responseToTag(
 function contactTarget(msg: SipRequest | SipResponse): Uri | undefined {
   const c = msg.contacts[0];
   return c === undefined || c.star ? undefined : ownUri(c.uri);
-}
-
-/** `read()`, or undefined when it throws (a header of the peer's that does not parse). */
-function readOrUndefined<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch {
-    return undefined;
-  }
 }
 
 /** The URI parsed again from its own copy of its text: a parsed URI keeps substrings of the
@@ -316,8 +308,8 @@ export class Dialog {
       remoteSeq: undefined,
       // A Contact or Record-Route that does not parse is taken as absent: the 2xx must still
       // be ACKed (§13.2.2.4), and a dialog without them can still be ended with a BYE.
-      remoteTarget: readOrUndefined(() => contactTarget(response)) ?? request.uri,
-      routeSet: readOrUndefined(() => [...response.recordRoutes].reverse()) ?? [],
+      remoteTarget: parsedOrUndefined(() => contactTarget(response)) ?? request.uri,
+      routeSet: parsedOrUndefined(() => [...response.recordRoutes].reverse()) ?? [],
     }, options);
   }
 
@@ -510,7 +502,7 @@ export class Dialog {
         this.#state = "confirmed";
         if (this.role === "uac") {
           // A Record-Route the peer garbled keeps the early dialog's route set.
-          const routes = readOrUndefined(() => res.recordRoutes.map(ownNameAddr).reverse());
+          const routes = parsedOrUndefined(() => res.recordRoutes.map(ownNameAddr).reverse());
           if (routes !== undefined) this.routeSet = routes;
         }
       }
@@ -527,7 +519,7 @@ export class Dialog {
   /** Take the remote target from a response's Contact (§12.2.1.2); a Contact the peer
    * garbled keeps the current target instead of failing the response. */
   #refreshTarget(res: SipResponse): void {
-    const target = readOrUndefined(() => contactTarget(res));
+    const target = parsedOrUndefined(() => contactTarget(res));
     if (target !== undefined) this.remoteTarget = target;
   }
 

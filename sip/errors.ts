@@ -15,3 +15,19 @@ export class SipParseError extends SyntaxError {
     this.name = "SipParseError";
   }
 }
+
+/**
+ * `read()`, or undefined when it throws a {@linkcode SipParseError}: for a header of the
+ * peer's that does not parse where the caller can do without it. Other errors are rethrown.
+ *
+ * @param read the read that may fail to parse
+ * @returns its value, or undefined
+ */
+export function parsedOrUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof SipParseError) return undefined;
+    throw error;
+  }
+}

@@ -49,7 +49,9 @@
 
 import type { Clock, SipTimers, TimerId } from "./clock.ts";
 import type { SipRequest, SipResponse } from "./types.ts";
-import { TransactionTimers } from "./transaction_timers.ts";
+import { TransactionStateError, TransactionTimers } from "./transaction_timers.ts";
+
+export { TransactionStateError };
 
 /** Which timer expired when a client transaction reports a timeout. */
 export type ClientTimeout = "B" | "F" | "C" | "cancel";
@@ -148,22 +150,14 @@ export function buildCancel(request: SipRequest): SipRequest {
   return stripForAckOrCancel(request, "CANCEL");
 }
 
-/** Error thrown when a transaction API is used in a state where it makes no sense. */
-export class TransactionStateError extends Error {
-  /** Create the error.
-   * @param message what was attempted, in a sentence
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "TransactionStateError";
-  }
-}
-
-/** The common part of INVITE and non-INVITE client transactions. */
+/** The common part of INVITE and non-INVITE client transactions. A transaction lets go of
+ * its request once a final response puts it in Completed (a non-INVITE's Timer K, an INVITE's
+ * Timer D after a 300-699): there it only absorbs retransmitted responses, resending the ACK
+ * for an INVITE. An INVITE in Accepted (after a 2xx) keeps it: a 2xx from another fork makes
+ * its dialog from it. */
 export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers<SipRequest> {
   /** The transaction key in the layer's table (branch and method, §17.1.3). */
   readonly key: string;
-  #request: SipRequest | undefined;
   /** The destination given by the sender. */
   readonly ctx: Ctx;
   /** True on a reliable transport. */
@@ -171,8 +165,9 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
   /** The last provisional response passed up, if any: the final response is let go once it
    * has been passed up (see {@linkcode ClientTransaction.lastStatus}). */
   lastResponse: SipResponse | undefined = undefined;
-  /** The status of the last response passed up (kept when the response is let go). */
-  lastStatus: number | undefined = undefined;
+  /** The status of the last response passed up (kept when the response is let go; 0 before
+   * any). */
+  lastStatus = 0;
   /** Free slot for the TU (e.g. the INVITE session owning this transaction). */
   owner: unknown = undefined;
   /** The owner (transaction layer). */
@@ -192,37 +187,11 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
     request: SipRequest,
     options: ClientTransactionOptions<Ctx>,
   ) {
-    super();
+    super(request);
     this.host = host;
     this.key = key;
-    this.#request = request;
     this.ctx = options.ctx;
     this.reliable = options.reliable;
-  }
-
-  /**
-   * The request that created the transaction, as sent. The transaction lets go of it once a
-   * final response has put it in Completed (a non-INVITE's Timer K, an INVITE's Timer D after
-   * a 300-699): there it only absorbs retransmitted responses (resending the ACK for an
-   * INVITE), and keeping the request and the response cost about 4.6 KB per non-INVITE
-   * transaction for those 5 s. Reading it after that throws
-   * {@linkcode TransactionStateError}; the TU keeps its own reference if it needs one. An
-   * INVITE in Accepted (after a 2xx) keeps it: a 2xx from another fork makes its dialog from
-   * it.
-   */
-  get request(): SipRequest {
-    const r = this.#request;
-    if (r === undefined) {
-      throw new TransactionStateError(
-        "The client transaction released its request in Completed, after its final response.",
-      );
-    }
-    return r;
-  }
-
-  /** True once the request was released (in Completed). */
-  get requestReleased(): boolean {
-    return this.#request === undefined;
   }
 
   /** Note the response about to be passed up. */
@@ -233,7 +202,7 @@ export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers
 
   /** Let go of the request and the final response (in Completed). */
   protected release(): void {
-    this.#request = undefined;
+    this.releaseRequest();
     this.lastResponse = undefined;
   }
 

@@ -46,8 +46,7 @@ import type { Clock, SipTimers } from "./clock.ts";
 import { parseNameAddr } from "./header_parsers.ts";
 import { ownString } from "./message.ts";
 import { parseMessage } from "./parser.ts";
-import { TransactionStateError } from "./transaction_client.ts";
-import { TransactionTimers } from "./transaction_timers.ts";
+import { TransactionStateError, TransactionTimers } from "./transaction_timers.ts";
 import type { SipRequest, SipResponse } from "./types.ts";
 
 /** What a server transaction needs from its owner (the transaction layer). */
@@ -94,16 +93,16 @@ export interface ServerTransactionOptions<Ctx> {
   deferTrying?: boolean;
 }
 
-/** The common part of INVITE and non-INVITE server transactions. */
+/** The common part of INVITE and non-INVITE server transactions. A transaction lets go of
+ * its request once its final response is sent: Completed (§17.2.1, §17.2.2) only resends the
+ * stored response, and Accepted (RFC 6026 §8.7) absorbs retransmissions while the TU resends
+ * its 2xx (for an INVITE, the request would keep its SDP offer for 64*T1). */
 export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers<SipResponse> {
   /** The transaction key in the layer's table (§17.2.3). */
   readonly key: string;
-  /** The method of the request that created the transaction. */
-  readonly method: string;
   /** The merged-request index key of the request (§8.2.2.2), set by the layer for requests
    * without a To tag; kept so that the request itself need not be. */
   mergeKey: string | undefined = undefined;
-  #request: SipRequest | undefined;
   /** Where the request came from. */
   readonly ctx: Ctx;
   /** True on a reliable transport. */
@@ -133,41 +132,11 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
     request: SipRequest,
     options: ServerTransactionOptions<Ctx>,
   ) {
-    super();
+    super(request);
     this.host = host;
     this.key = key;
-    this.#request = request;
-    this.method = request.method;
     this.ctx = options.ctx;
     this.reliable = options.reliable;
-  }
-
-  /**
-   * The request that created the transaction. A transaction lets go of it once its final
-   * response is sent: Completed (§17.2.1, §17.2.2) only resends the stored response, and
-   * Accepted (RFC 6026 §8.7) absorbs retransmissions while the TU resends its 2xx, so the
-   * 64*T1 window costs the response and a few strings instead of the whole parsed request
-   * (for an INVITE, with its SDP offer). Reading it after that throws
-   * {@linkcode TransactionStateError}; the TU keeps its own reference if it needs one.
-   */
-  get request(): SipRequest {
-    const r = this.#request;
-    if (r === undefined) {
-      throw new TransactionStateError(
-        `The ${this.method} server transaction released its request after the final response.`,
-      );
-    }
-    return r;
-  }
-
-  /** True once the request was released (after the final response). */
-  get requestReleased(): boolean {
-    return this.#request === undefined;
-  }
-
-  /** Let go of the request (after the final response). */
-  protected releaseRequest(): void {
-    this.#request = undefined;
   }
 
   /** True when the transaction is an INVITE server transaction. */

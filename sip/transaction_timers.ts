@@ -2,21 +2,72 @@
  * The two timer slots every RFC 3261 §17 transaction runs on: one for retransmissions
  * (Timers A, E, G, or the delayed 100 Trying) and one for timeouts (B, D, F, H, I, J, K, L, M,
  * or the CANCEL guard). A state change reuses the slots, so a transaction never holds more
- * than two timers. The base also holds the end of life that client and server transactions
- * share: a transport error (§17.1.4, §17.2.4), termination, and sending through the layer.
+ * than two timers. The base also holds what client and server transactions share: the request
+ * that created them (let go of once a final response makes it useless), and the end of life: a
+ * transport error (§17.1.4, §17.2.4), termination, and sending through the layer.
  *
  * @module
  */
 import type { Clock, TimerId } from "./clock.ts";
+import type { SipRequest } from "./types.ts";
+
+/** Error thrown when a transaction API is used in a state where it makes no sense. */
+export class TransactionStateError extends Error {
+  /** Create the error.
+   * @param message what was attempted, in a sentence
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "TransactionStateError";
+  }
+}
 
 /** Base of client and server transactions: the timer slots and their bookkeeping, and the
  * shared end of life (transport error, termination, sending through the owning layer).
  * `M` is what the transaction sends (requests for a client, responses for a server). */
 export abstract class TransactionTimers<M = unknown> {
+  #request: SipRequest | undefined;
+  /** The method of the request that created the transaction. */
+  readonly method: string;
   /** The retransmission timer slot (A, E, G, or the 100 Trying delay). */
   protected retransmitTimer: TimerId | undefined = undefined;
   /** The timeout timer slot (B, D, F, H, I, J, K, L, M, or the CANCEL guard). */
   protected timeoutTimer: TimerId | undefined = undefined;
+
+  /** Start holding the request that creates the transaction.
+   * @param request that request
+   */
+  constructor(request: SipRequest) {
+    this.#request = request;
+    this.method = request.method;
+  }
+
+  /**
+   * The request that created the transaction. The transaction lets go of it once a final
+   * response leaves nothing that needs it (each subclass says when), so the 64*T1 window of
+   * an ended transaction costs a few strings instead of a parsed request. Reading it after
+   * that throws {@linkcode TransactionStateError}; the TU keeps its own reference if it
+   * needs one.
+   */
+  get request(): SipRequest {
+    const r = this.#request;
+    if (r === undefined) {
+      throw new TransactionStateError(
+        `The ${this.method} transaction released its request after its final response.`,
+      );
+    }
+    return r;
+  }
+
+  /** True once the request was released. */
+  get requestReleased(): boolean {
+    return this.#request === undefined;
+  }
+
+  /** Let go of the request. */
+  protected releaseRequest(): void {
+    this.#request = undefined;
+  }
 
   /** The clock the slots run on (the owning layer's). */
   protected abstract get timerClock(): Clock;

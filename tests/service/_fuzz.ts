@@ -2,7 +2,8 @@
 // (fuzz_stack_test.ts, fuzz_uac_test.ts, uac_bad_response_test.ts, uac_fork_test.ts).
 
 import dgram from "node:dgram";
-import { configureLogs, type LogRecord } from "../test_deps.ts";
+import { assert, configureLogs, type LogRecord } from "../test_deps.ts";
+import type { SipStackCounts } from "../../service/sip_stack.ts";
 
 /** Send every sipkit log record at error level or above to the returned list (the caller
  * calls `resetLogs()` at the end). */
@@ -129,4 +130,24 @@ export async function until(cond: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   return cond();
+}
+
+/** Wait up to `ms` until `stack` holds no transaction, dialog or timer, then assert it;
+ * `what` says what ran, for the failure message. */
+export async function assertDrained(
+  stack: { readonly counts: SipStackCounts },
+  ms: number,
+  what: string,
+): Promise<void> {
+  const idle = (): boolean => {
+    const c = stack.counts;
+    return c.transactions === 0 && c.dialogs === 0 && c.timers === 0;
+  };
+  await until(idle, ms);
+  const counts = stack.counts;
+  assert.deepEqual(
+    { transactions: counts.transactions, dialogs: counts.dialogs, timers: counts.timers },
+    { transactions: 0, dialogs: 0, timers: 0 },
+    `left behind after ${what}: ${JSON.stringify(counts)}`,
+  );
 }

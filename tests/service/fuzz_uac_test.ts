@@ -5,7 +5,15 @@
 // and once the 64*T1 windows are over no transaction, dialog or timer may be left.
 import { assert, resetLogs } from "../test_deps.ts";
 import { createSipStack, type DialogHandle, type UacResult } from "../../service/sip_stack.ts";
-import { bindPeer, captureErrorLogs, mutate, PEER_SDP, random, responseTo } from "./_fuzz.ts";
+import {
+  assertDrained,
+  bindPeer,
+  captureErrorLogs,
+  mutate,
+  PEER_SDP,
+  random,
+  responseTo,
+} from "./_fuzz.ts";
 
 const TIMERS = { t1: 10, t2: 80, t4: 100 };
 const OFFER = PEER_SDP.replace("peer", "uac").replace("5000", "4000");
@@ -83,21 +91,10 @@ Deno.test("bad input: mangled responses to a stack's requests over UDP settle ev
       }
     });
     assert.equal((await uac.options(target)).status, 200);
-    const deadline = Date.now() + 8000;
-    let counts = uac.counts;
-    while (
-      (counts.transactions > 0 || counts.dialogs > 0 || counts.timers > 0) &&
-      Date.now() < deadline
-    ) {
-      await new Promise((res) => setTimeout(res, 50));
-      counts = uac.counts;
-    }
-    assert.deepEqual(
-      { transactions: counts.transactions, dialogs: counts.dialogs, timers: counts.timers },
-      { transactions: 0, dialogs: 0, timers: 0 },
-      `left behind after ${results.length} requests, ${answered} answers (seed ${seed}): ${
-        JSON.stringify(counts)
-      }`,
+    await assertDrained(
+      uac,
+      8000,
+      `${results.length} requests, ${answered} answers (seed ${seed})`,
     );
     assert.deepEqual(errors, [], `error logs (seed ${seed})`);
   } finally {
