@@ -8,6 +8,8 @@
  *   `--unstable-net`, so sipkit's UDP transport picks that back end),
  * - `floor_dgram`: the same responder on `node:dgram`, the back end sipkit falls back to
  *   without `--unstable-net` (a second reference: Deno's node:dgram layer costs more),
+ * - `floor_parse` (only when asked for with --targets): the `floor` responder that also parses
+ *   each datagram with sipkit's parser (runtime + SIP parsing, no transactions or dialogs),
  * - `sipkit`: examples/uas.ts,
  * - `kirm`: npm `sip` 0.0.6 under Node (bench/kirm_uas.mjs; installed with npm into a temp dir),
  * - `kamailio`: Kamailio answering OPTIONS statelessly (bench/kamailio_options.cfg; OPTIONS
@@ -120,7 +122,7 @@ function treeRss(pid: number): number {
 // ---------------------------------------------------------------------------------------------
 // targets
 
-type TargetName = "floor" | "floor_dgram" | "sipkit" | "kirm" | "kamailio";
+type TargetName = "floor" | "floor_dgram" | "floor_parse" | "sipkit" | "kirm" | "kamailio";
 
 interface Target {
   name: TargetName;
@@ -172,12 +174,12 @@ async function startTarget(name: TargetName): Promise<Target> {
     }
     return { name, port, proc, dir };
   }
-  if (name === "floor" || name === "floor_dgram") {
-    const backend = name === "floor" ? "deno" : "dgram";
+  if (name === "floor" || name === "floor_dgram" || name === "floor_parse") {
+    const backend = name === "floor_dgram" ? "dgram" : "deno";
     const script = `${REPO_ROOT}/bench/raw_responder.ts`;
-    proc = spawn(Deno.execPath(), ["run", "-A", "--unstable-net", script, `${port}`, backend], {
-      name: `raw_responder ${backend}`,
-    });
+    const args = ["run", "-A", "--unstable-net", script, `${port}`, backend];
+    if (name === "floor_parse") args.push("parse");
+    proc = spawn(Deno.execPath(), args, { name: `raw_responder ${backend} ${args.at(-1)}` });
   } else {
     kirmDir ??= await installKirm();
     proc = spawn("node", [`${REPO_ROOT}/bench/kirm_uas.mjs`, `${port}`], {
@@ -344,7 +346,7 @@ async function maxRatePhase(): Promise<void> {
 
 async function memoryPhase(): Promise<void> {
   for (
-    const name of TARGETS.filter((n) => n !== "floor" && n !== "floor_dgram" && n !== "kamailio")
+    const name of TARGETS.filter((n) => n === "sipkit" || n === "kirm")
   ) {
     await withTarget(name, async (t) => {
       await measure(t, "calls", 200, 1);

@@ -7,13 +7,20 @@
  * `--unstable-net` is on, as in this repository's deno.json) and `dgram` (node:dgram, sipkit's
  * fallback). Compared on the same back end, the difference to sipkit is the cost of sipkit.
  *
- * Usage: deno run -A [--unstable-net] bench/raw_responder.ts <port> [dgram|deno]
+ * With `parse` as third argument it also parses each datagram with sipkit's parser and reads
+ * the headers every SIP stack reads of every message (top Via, From, To, Call-ID, CSeq), then
+ * answers the same raw way: the runtime plus SIP parsing, the least a stack that parses SIP
+ * pays (the harness's `floor_parse` target).
+ *
+ * Usage: deno run -A [--unstable-net] bench/raw_responder.ts <port> [dgram|deno] [parse]
  * (prints `ready udp 127.0.0.1 <port>`; `deno` needs --unstable-net)
  */
 import dgram from "node:dgram";
+import { parseMessage } from "../sip/parser.ts";
 
 const port = Number(Deno.args[0] ?? "0");
 const backend = Deno.args[1] ?? "dgram";
+const parse = Deno.args[2] === "parse";
 const COPY = /^(via|v|from|f|to|t|call-id|i|cseq):/i;
 const TO = /^(to|t):/i;
 const TAG = ";tag=raw1";
@@ -25,6 +32,11 @@ const enc = new TextEncoder();
 /** The responses to `msg` (none for ACK and responses): an INVITE gets 180 then 200, as the
  * UASs the harness compares (examples/uas.ts, bench/kirm_uas.mjs) send. */
 function answer(msg: Uint8Array, localPort: number): string[] {
+  if (parse) {
+    // The datagram is a view into the reused receive buffer: parse a copy, as sipkit does.
+    const m = parseMessage(msg.slice());
+    if (m.vias[0] === undefined || m.cseq.seq < 0 || !m.callId || !m.from || !m.to) return [];
+  }
   const text = latin1.decode(msg);
   if (text.startsWith("ACK ") || text.startsWith("SIP/2.0")) return [];
   const end = text.indexOf("\r\n\r\n");
