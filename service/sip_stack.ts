@@ -1523,11 +1523,15 @@ class Stack implements SipStack {
   }
 
   /** A request answered "later" gets a final response if nobody answers in time: 500
-   * after 64*T1 for non-INVITE, 408 after `inviteTimeout` for INVITE. */
+   * after 32*T1 for non-INVITE, 408 after `inviteTimeout` for INVITE. The non-INVITE guard
+   * fires halfway through the client's Timer F (64*T1 from its first send, §17.1.2.2), so a
+   * client on the same T1 gets the 500 rather than a timeout of its own (which may mark this
+   * server as down, RFC 4321 §1.3); not 408, which RFC 4320 forbids for non-INVITE (RFC 4321
+   * §1.4). */
   #deferGuard(call: ServerCall): void {
     if (call.replied) return;
     const invite = call.method === "INVITE";
-    const ms = invite ? this.#inviteTimeout : 64 * this.#tl.timers.t1;
+    const ms = invite ? this.#inviteTimeout : 32 * this.#tl.timers.t1;
     call.guard = this.#setTimer(() => {
       call.guard = undefined;
       if (call.replied) return;

@@ -126,22 +126,6 @@ export function scanToken(s: string, i: number, end: number): number {
   return i;
 }
 
-/**
- * Like {@linkcode scanToken} for a parameter name: returns the end index, or its bitwise
- * complement (`~end`, negative) when the name holds an upper-case letter and needs
- * lower-casing.
- */
-export function scanParamName(s: string, i: number, end: number): number {
-  let upper = false;
-  while (i < end) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || ((CLASSES[c] ?? 0) & C_TOKEN) === 0) break;
-    if (c >= 65 && c <= 90) upper = true;
-    i++;
-  }
-  return upper ? ~i : i;
-}
-
 /** True when `s` is a non-empty `token`. */
 export function isToken(s: string): boolean {
   return s.length > 0 && scanToken(s, 0, s.length) === s.length;
@@ -531,11 +515,6 @@ export function isHostName(s: string, start: number, end: number): boolean {
 export function isIpv6Reference(s: string, start: number, end: number): boolean {
   return end - start > 2 && s.charCodeAt(start) === 91 && s.charCodeAt(end - 1) === 93 &&
     isIpv6(s, start + 1, end - 1);
-}
-
-/** True when `s` is a host: a host name, an IPv4 address or an IPv6 reference. */
-export function isHost(s: string): boolean {
-  return s.charCodeAt(0) === 91 ? isIpv6Reference(s, 0, s.length) : isHostName(s, 0, s.length);
 }
 
 /** The canonical text of an IPv6 address (with or without brackets): lower-case, eight

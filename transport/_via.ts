@@ -61,24 +61,11 @@ export function randomToken(n: number): string {
   return s;
 }
 
-/** Serialize a Via value from its parts (RFC 3261 §20.42). */
-export function formatVia(
-  protocol: string,
-  transport: string,
-  host: string,
-  port: number | undefined,
-  params: ReadonlyMap<string, string | null>,
-): string {
-  let s = `${protocol}/${transport} ${hostForUri(host)}`;
-  if (port !== undefined) s += `:${port}`;
-  for (const [k, v] of params) s += v === null ? `;${k}` : `;${k}=${v}`;
-  return s;
-}
-
 /** Rewrite the top Via of an outgoing request for the transport and sent-by used (adding a
  * Via with a fresh branch if there is none) and ask for `rport` (RFC 3581 §3). The value is
- * written in one pass over the old parameters (no intermediate map), in the order
- * {@linkcode formatVia} would give. */
+ * written in one pass over the old parameters (no intermediate map): `protocol/transport
+ * sent-by`, then the old parameters in order without `received` (`rport` without a value),
+ * then a `branch` and `rport` if they were missing (RFC 3261 §20.42). */
 export function stampVia(
   request: SipRequest,
   t: TransportName,
