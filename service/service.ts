@@ -1078,6 +1078,14 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
     const added = next.plugins.filter((p) => !keep.has(p.name)).map((p) => this.#newSlot(p, next));
     const removed = oldSlots.filter((s) => !keep.has(s.plugin.name));
     await this.#startSlots(added);
+    // The SIP stack next (its listeners are what the outside world may refuse): on an error
+    // the plugins just started are stopped and nothing of the update applies.
+    try {
+      await this.#updateStack(next);
+    } catch (error) {
+      await this.#stopSlots(added);
+      throw error;
+    }
     const slots = next.plugins.map((p) => keep.get(p.name) ?? added.find((s) => s.plugin === p))
       .filter((s): s is PluginSlot => s !== undefined);
     // Removed plugins: terminate and stop, drop their state.
@@ -1108,7 +1116,6 @@ export class Service<S extends object = StateMap> implements AsyncDisposable {
       await slot.plugin.runtime.update(slot.ctx, previous);
     }
     if (next.dataDir !== prev.dataDir) await writeUuid(next.dataDir, this.id, this.#uuid);
-    await this.#updateStack(next);
   }
 
   /** Hand the new config to the SIP stack (listeners added/removed, timers, capabilities). */

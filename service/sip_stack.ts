@@ -867,8 +867,18 @@ class Stack implements SipStack {
   }
 
   async update(options: SipStackUpdate): Promise<void> {
-    // First, so a RangeError from the transport leaves everything as it was.
-    if (this.transport instanceof TransportLayer) {
+    // The transport first, so a RangeError leaves everything as it was (and listeners opened
+    // below get the new TLS settings); then the listeners, which the world outside may refuse
+    // (a port in use): on that, the transport settings are put back and nothing else changes.
+    const layer = this.transport instanceof TransportLayer ? this.transport : undefined;
+    const before: TransportUpdate | undefined = layer === undefined ? undefined : {
+      limits: { ...layer.limits },
+      tls: layer.tls,
+      udpMaxSize: layer.udpMaxSize,
+      keepAliveInterval: layer.keepAlive.interval,
+      keepAliveTimeout: layer.keepAlive.timeout,
+    };
+    if (layer !== undefined) {
       const t: TransportUpdate = {};
       if (options.limits !== undefined) {
         const { maxTransactions: _t, maxCalls: _c, ...limits } = options.limits;
@@ -878,7 +888,15 @@ class Stack implements SipStack {
       if (options.tls !== undefined) t.tls = options.tls;
       if (options.keepAliveInterval !== undefined) t.keepAliveInterval = options.keepAliveInterval;
       if (options.keepAliveTimeout !== undefined) t.keepAliveTimeout = options.keepAliveTimeout;
-      this.transport.update(t);
+      layer.update(t);
+    }
+    if (options.listen !== undefined) {
+      try {
+        await this.#relisten(options.listen);
+      } catch (error) {
+        if (layer !== undefined && before !== undefined) layer.update(before);
+        throw error;
+      }
     }
     if (options.timers !== undefined) Object.assign(this.#tl.timers, options.timers);
     if (options.limits?.maxTransactions !== undefined) {
@@ -907,17 +925,65 @@ class Stack implements SipStack {
       this.#capabilities = this.#makeCapabilities(input);
       this.#acceptedMethods = [...new Set([...CALLBACK_METHODS, ...this.#capabilities.allow])];
     }
-    if (options.listen !== undefined) {
-      const wanted = new Set(options.listen);
-      const adopted = this.#adoptListeners(options.listen);
-      for (const [uri, ids] of [...this.#listenIds]) {
-        if (wanted.has(uri)) continue;
-        for (const id of ids) if (!adopted.kept.has(id)) await this.transport.unlisten(id);
-        this.#listenIds.delete(uri);
+  }
+
+  /**
+   * Make the listeners those of `uris`, all or nothing as far as the sockets allow: the new
+   * ones are opened before the ones no URI wants any more are closed, and if one cannot be
+   * opened, those opened by this call are closed again and the old set stays. Only when a new
+   * listener needs the port of one that goes away (`sip:0.0.0.0:5060` becoming
+   * `sip:127.0.0.1:5060`) is the old one closed first; if the new one then fails too, both
+   * are gone, and the error says which address.
+   */
+  async #relisten(uris: readonly string[]): Promise<void> {
+    const wanted = new Set(uris);
+    const adopted = this.#adoptListeners(uris);
+    const leaving = [...this.#listenIds].filter(([uri]) => !wanted.has(uri));
+    const leavingIds = leaving.flatMap(([, ids]) => ids).filter((id) => !adopted.kept.has(id));
+    const added: [string, string[]][] = [];
+    let leftEarly = false;
+    const closeLeaving = async (): Promise<void> => {
+      for (const id of leavingIds) await this.transport.unlisten(id);
+      leftEarly = true;
+    };
+    try {
+      for (const uri of uris) {
+        if (this.#listenIds.has(uri) || adopted.byUri.has(uri) || added.some(([u]) => u === uri)) {
+          continue;
+        }
+        let infos: ListenerInfo[];
+        try {
+          infos = await this.transport.listen(uri);
+        } catch (error) {
+          if (leftEarly || !this.#sharesPort(uri, leavingIds)) throw error;
+          await closeLeaving();
+          infos = await this.transport.listen(uri);
+        }
+        added.push([uri, infos.map((i) => i.id)]);
       }
-      for (const [uri, ids] of adopted.byUri) this.#listenIds.set(uri, ids);
-      await this.listen(options.listen);
+    } catch (error) {
+      for (const [, ids] of added) for (const id of ids) await this.transport.unlisten(id);
+      if (leftEarly) { for (const [uri] of leaving) this.#listenIds.delete(uri); }
+      throw error;
     }
+    if (!leftEarly) await closeLeaving();
+    for (const [uri] of leaving) this.#listenIds.delete(uri);
+    for (const [uri, ids] of adopted.byUri) this.#listenIds.set(uri, ids);
+    for (const [uri, ids] of added) this.#listenIds.set(uri, ids);
+  }
+
+  /** True when a listener of `uri` would use the transport and port of one of `ids`. */
+  #sharesPort(uri: string, ids: readonly string[]): boolean {
+    let specs: ListenSpec[];
+    try {
+      specs = parseListenUri(uri);
+    } catch {
+      return false;
+    }
+    const open = this.transport.listeners.filter((l) => ids.includes(l.id));
+    return specs.some((s) =>
+      s.port !== 0 && open.some((l) => l.transport === s.transport && l.port === s.port)
+    );
   }
 
   /**
