@@ -1,6 +1,6 @@
 // A service when something around it fails: its SIP port is taken, a plugin's stop or
 // terminate hook throws. Real sockets on 127.0.0.1.
-import { assert } from "../test_deps.ts";
+import { assert, fc } from "../test_deps.ts";
 import { definePlugin, type Plugin } from "../../service/plugin.ts";
 import { ServiceRegistry } from "../../service/registry.ts";
 import { start } from "../../service/service.ts";
@@ -243,4 +243,154 @@ Deno.test("service: a new listener may take the port of one the same update remo
       [`tcp:${port}`, `udp:${port}`],
     );
   });
+});
+
+Deno.test("property: every listener update either applies exactly or changes nothing", async () => {
+  // Four ports: P0, P1 free; H0 held over TCP and H1 held over UDP by this test.
+  const free: number[] = [];
+  for (let tries = 0; free.length < 2 && tries < 50; tries++) {
+    // A port free over both TCP and UDP right now.
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+    const port = (l.addr as Deno.NetAddr).port;
+    try {
+      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
+      free.push(port);
+    } catch {
+      // UDP side taken: try another
+    } finally {
+      l.close();
+    }
+  }
+  assert.equal(free.length, 2, "two ports free over TCP and UDP");
+  const heldTcp = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  const heldUdp = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const held = [
+    `tcp:${(heldTcp.addr as Deno.NetAddr).port}`,
+    `udp:${(heldUdp.addr as Deno.NetAddr).port}`,
+  ];
+  // One URI per transport and port, so every address has exactly one spelling.
+  const addresses = [...free.flatMap((p) => [`udp:${p}`, `tcp:${p}`]), ...held];
+  const uri = (a: string): string => {
+    const [t, p] = a.split(":");
+    return `sip:127.0.0.1:${p};transport=${t}`;
+  };
+  const sorted = (xs: Iterable<string>): string[] => [...xs].sort();
+  try {
+    await withTempDir(async (dir) => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.uniqueArray(fc.constantFrom(...addresses), { minLength: 1, maxLength: 3 }), {
+            minLength: 1,
+            maxLength: 4,
+          }),
+          async (updates) => {
+            await using svc = await start(`prop-${crypto.randomUUID()}`, {
+              dataDir: dir,
+              registry: new ServiceRegistry(),
+              listen: [uri(`udp:${free[0]}`)],
+            });
+            for (const wanted of updates) {
+              const before = sorted(svc.transports.map((t) => `${t.transport}:${t.port}`));
+              const refused = wanted.some((a) => held.includes(a));
+              try {
+                await svc.update({ listen: wanted.map(uri) });
+                assert.equal(refused, false, `update to ${wanted} should have failed`);
+                assert.deepEqual(
+                  sorted(svc.transports.map((t) => `${t.transport}:${t.port}`)),
+                  sorted(wanted),
+                );
+              } catch (error) {
+                if (!(error instanceof TransportError)) throw error;
+                assert.equal(refused, true, `update to ${wanted} failed: ${error.message}`);
+                assert.deepEqual(
+                  sorted(svc.transports.map((t) => `${t.transport}:${t.port}`)),
+                  before,
+                );
+              }
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+  } finally {
+    heldTcp.close();
+    heldUdp.close();
+  }
+});
+
+Deno.test("property: plugin updates with failing starts or listeners keep every plugin started exactly while it is in the service", async () => {
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  const taken = `sip:127.0.0.1:${(holder.addr as Deno.NetAddr).port};transport=tcp`;
+  try {
+    await withTempDir(async (dir) => {
+      await fc.assert(
+        fc.asyncProperty(
+          // Each update: a subset of five plugins, and maybe a listener on a port in use;
+          // `failing` plugins throw from start.
+          fc.array(
+            fc.record({
+              wanted: fc.uniqueArray(fc.integer({ min: 0, max: 4 }), { maxLength: 5 }),
+              badListen: fc.boolean(),
+            }),
+            { minLength: 1, maxLength: 6 },
+          ),
+          fc.uniqueArray(fc.integer({ min: 0, max: 4 }), { maxLength: 2 }),
+          async (updates, failing) => {
+            const running = new Map<string, number>(); // started and not stopped, per plugin
+            const plugins = [0, 1, 2, 3, 4].map((i) =>
+              definePlugin({
+                name: `p${i}`,
+                start: () => {
+                  if (failing.includes(i)) throw new Error(`p${i} cannot start`);
+                  running.set(`p${i}`, (running.get(`p${i}`) ?? 0) + 1);
+                },
+                stop: () => {
+                  const n = running.get(`p${i}`) ?? 0;
+                  if (n <= 0) throw new Error(`p${i} stopped while not running`);
+                  running.set(`p${i}`, n - 1);
+                },
+              })
+            );
+            const live = (): string[] =>
+              [...running].filter(([, n]) => n > 0).map(([k]) => k).sort();
+            const svc = await start(`plug-${crypto.randomUUID()}`, {
+              dataDir: dir,
+              registry: new ServiceRegistry(),
+              listen: ["sip:127.0.0.1:0;transport=udp"],
+            });
+            const listen = [`sip:127.0.0.1:${svc.transports[0]!.port};transport=udp`];
+            try {
+              for (const { wanted, badListen } of updates) {
+                const before = svc.plugins.map((p) => p.name);
+                const refused = badListen || wanted.some((i) => failing.includes(i));
+                try {
+                  await svc.update({
+                    plugins: wanted.map((i) => plugins[i]!),
+                    listen: badListen ? [...listen, taken] : listen,
+                  });
+                  assert.equal(refused, false);
+                  assert.deepEqual(
+                    svc.plugins.map((p) => p.name).sort(),
+                    wanted.map((i) => `p${i}`).sort(),
+                  );
+                } catch (error) {
+                  assert.equal(refused, true, String(error));
+                  assert.deepEqual(svc.plugins.map((p) => p.name), before);
+                }
+                for (const [name, n] of running) assert.ok(n <= 1, `${name} started ${n} times`);
+                assert.deepEqual(live(), svc.plugins.map((p) => p.name).sort());
+              }
+            } finally {
+              await svc.stop();
+            }
+            assert.deepEqual(live(), [], "every plugin started was stopped");
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  } finally {
+    holder.close();
+  }
 });
