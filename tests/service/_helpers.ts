@@ -1,5 +1,18 @@
 // Shared helpers for the service tests (a manual clock and temp data directories).
 import type { Clock, TimerId } from "../../sip/clock.ts";
+import type { FakeTimers } from "../test_deps.ts";
+
+/** A sinon fake clock (`FakeTimers.createClock`). */
+export type FakeClock = ReturnType<typeof FakeTimers.createClock>;
+
+/** The {@linkcode Clock} of a stack driven by a sinon fake clock. */
+export function fakeClockOf(fake: FakeClock): Clock {
+  return {
+    now: () => fake.now,
+    setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
+    clearTimeout: (id) => fake.clearTimeout(id as FakeTimers.TimerId),
+  };
+}
 
 /** A manual clock: time moves only with `advance`. */
 export class ManualClock implements Clock {

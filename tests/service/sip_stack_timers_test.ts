@@ -1,7 +1,7 @@
 // SIP stack timers on fake time and an in-memory network (no sockets, no real sleeps).
 import { assert, FakeTimers } from "../test_deps.ts";
 import { createSipStack, type SipStack } from "../../service/sip_stack.ts";
-import type { Clock } from "../../sip/clock.ts";
+import { fakeClockOf } from "./_helpers.ts";
 import { MemoryNetwork, type MemoryPacket, MemoryTransport } from "../../transport/memory.ts";
 
 const SDP = "v=0\r\no=a 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n" +
@@ -17,11 +17,7 @@ Deno.test(
   "sip stack: RFC 3261 §13.3.1.4 2xx retransmitted at T1, 2T1, ... capped at T2; BYE after 64*T1 without ACK",
   async () => {
     const fake = FakeTimers.createClock(0);
-    const clock: Clock = {
-      now: () => fake.now,
-      setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
-      clearTimeout: (id) => fake.clearTimeout(id as FakeTimers.TimerId),
-    };
+    const clock = fakeClockOf(fake);
     const log: { at: number; line: string }[] = [];
     const net = new MemoryNetwork({
       filter: (p) => {
@@ -81,11 +77,7 @@ Deno.test(
   "sip stack: RFC 3261 §17.1.2.2 a non-INVITE request without an answer ends with a local 408 after 64*T1",
   async () => {
     const fake = FakeTimers.createClock(0);
-    const clock: Clock = {
-      now: () => fake.now,
-      setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
-      clearTimeout: (id) => fake.clearTimeout(id as FakeTimers.TimerId),
-    };
+    const clock = fakeClockOf(fake);
     const sent: number[] = [];
     const net = new MemoryNetwork({
       filter: (p) => {

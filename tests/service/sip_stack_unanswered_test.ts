@@ -3,7 +3,7 @@
 import { assert, FakeTimers } from "../test_deps.ts";
 import { createSipStack, type SipStack, type SipStackOptions } from "../../service/sip_stack.ts";
 import { NO_REPLY } from "../../service/chain.ts";
-import type { Clock } from "../../sip/clock.ts";
+import { type FakeClock, fakeClockOf } from "./_helpers.ts";
 import { MemoryNetwork, type MemoryPacket, MemoryTransport } from "../../transport/memory.ts";
 
 function startLine(p: MemoryPacket): string {
@@ -12,7 +12,7 @@ function startLine(p: MemoryPacket): string {
 }
 
 interface Rig {
-  fake: ReturnType<typeof FakeTimers.createClock>;
+  fake: FakeClock;
   /** Every packet on the network: when, and its start line. */
   log: { at: number; line: string }[];
   mk(name: string, host: string, options?: Partial<SipStackOptions>): Promise<SipStack>;
@@ -20,11 +20,7 @@ interface Rig {
 
 function rig(): Rig {
   const fake = FakeTimers.createClock(0);
-  const clock: Clock = {
-    now: () => fake.now,
-    setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
-    clearTimeout: (id) => fake.clearTimeout(id as FakeTimers.TimerId),
-  };
+  const clock = fakeClockOf(fake);
   const log: { at: number; line: string }[] = [];
   const net = new MemoryNetwork({
     filter: (p) => {
@@ -49,11 +45,24 @@ function rig(): Rig {
 
 /** Advance fake time in steps until `done` or `limitMs` of fake time passed. */
 async function runUntil(
-  fake: ReturnType<typeof FakeTimers.createClock>,
+  fake: FakeClock,
   done: () => boolean,
   limitMs: number,
 ) {
   for (let t = 0; t < limitMs && !done(); t += 250) await fake.tickAsync(250);
+}
+
+type UacResult = Awaited<ReturnType<SipStack["message"]>>;
+
+/** A MESSAGE from `uac` to bob at 10.0.0.1, its result once fake time brought one. */
+async function messageResult(fake: FakeClock, uac: SipStack, limitMs: number): Promise<UacResult> {
+  let res: UacResult | undefined;
+  const p = uac.message("sip:bob@10.0.0.1:5060", { body: "hi" }).then((r) => {
+    res = r;
+  });
+  await runUntil(fake, () => res !== undefined, limitMs);
+  await p;
+  return res!;
 }
 
 Deno.test("sip stack: a non-INVITE whose callback returned NO_REPLY and never replied is answered 500 after 32*T1, before the client's Timer F", async () => {
@@ -62,14 +71,7 @@ Deno.test("sip stack: a non-INVITE whose callback returned NO_REPLY and never re
   const uas = await mk("uas", "10.0.0.1", { callbacks: { sipMessage: () => NO_REPLY } });
   const uac = await mk("uac", "10.0.0.2");
   try {
-    let status = 0;
-    let reason = "";
-    const p = uac.message("sip:bob@10.0.0.1:5060", { body: "hi" }).then((r) => {
-      status = r.status;
-      reason = r.reason;
-    });
-    await runUntil(fake, () => status !== 0, 40_000);
-    await p;
+    const { status, reason } = await messageResult(fake, uac, 40_000);
     assert.equal(status, 500);
     assert.equal(reason, "No Reply From Callback");
     const sent = log.find((l) => l.line.startsWith("SIP/2.0 500"));
@@ -142,14 +144,7 @@ Deno.test("sip stack: sipRoute decisions that answer at once", async (t) => {
       });
       const uac = await mk("uac", "10.0.0.2");
       try {
-        let status = 0;
-        let reason = "";
-        const p = uac.message("sip:bob@10.0.0.1:5060", { body: "hi" }).then((r) => {
-          status = r.status;
-          reason = r.reason;
-        });
-        await runUntil(fake, () => status !== 0, 5_000);
-        await p;
+        const { status, reason } = await messageResult(fake, uac, 5_000);
         assert.equal(status, c.status);
         if (c.reason !== undefined) assert.equal(reason, c.reason);
         assert.equal(messageCalled, false, "the method callback is not reached");
@@ -184,15 +179,10 @@ Deno.test("sip stack: sipAuthorize decisions and the challenge each sends", asyn
       });
       const uac = await mk("uac", "10.0.0.2");
       try {
-        let res: Awaited<ReturnType<SipStack["message"]>> | undefined;
-        const p = uac.message("sip:bob@10.0.0.1:5060", { body: "hi" }).then((r) => {
-          res = r;
-        });
-        await runUntil(fake, () => res !== undefined, 5_000);
-        await p;
-        assert.equal(res?.status, c.status);
+        const res = await messageResult(fake, uac, 5_000);
+        assert.equal(res.status, c.status);
         if (c.header !== undefined) {
-          const challenge = res?.response?.header(c.header) ?? "";
+          const challenge = res.response?.header(c.header) ?? "";
           const realm = c.realm ?? Object.values(c.decision as Record<string, string>)[0];
           assert.match(challenge, new RegExp(`^Digest realm="${realm}", nonce="[^"]+"`));
         }
