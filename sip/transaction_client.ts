@@ -153,8 +153,8 @@ export function buildCancel(request: SipRequest): SipRequest {
 /** The common part of INVITE and non-INVITE client transactions. A transaction lets go of
  * its request once a final response puts it in Completed (a non-INVITE's Timer K, an INVITE's
  * Timer D after a 300-699): there it only absorbs retransmitted responses, resending the ACK
- * for an INVITE. An INVITE in Accepted (after a 2xx) keeps it: a 2xx from another fork makes
- * its dialog from it. */
+ * for an INVITE. An INVITE in Accepted (after a 2xx) keeps the request's wire form: a 2xx
+ * from another fork makes its dialog from it, and `request` then parses a copy. */
 export abstract class ClientTransaction<Ctx = unknown> extends TransactionTimers<SipRequest> {
   /** The transaction key in the layer's table (branch and method, §17.1.3). */
   readonly key: string;
@@ -332,9 +332,13 @@ export class InviteClientTransaction<Ctx = unknown> extends ClientTransaction<Ct
             64 * this.host.timers.t1,
           );
           this.host.clientResponse(res, this);
-          // Accepted passes every 2xx up and needs nothing of this one (the request stays: a
-          // 2xx from another fork makes its dialog from it).
-          if (this.#state === "accepted") this.lastResponse = undefined;
+          // Accepted passes every 2xx up and needs nothing of this one. The request is only
+          // needed again if a 2xx from another fork makes its dialog from it: for the 64*T1
+          // of Accepted the transaction keeps its wire form, not the message.
+          if (this.#state === "accepted") {
+            this.lastResponse = undefined;
+            this.compactRequest();
+          }
         } else {
           // §17.1.1.2: 300-699 → send ACK, pass up, Completed, Timer D.
           this.#stopTimerC();

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Clock, TimerId } from "./clock.ts";
+import { parseMessage } from "./parser.ts";
 import type { SipRequest } from "./types.ts";
 
 /** Error thrown when a transaction API is used in a state where it makes no sense. */
@@ -27,6 +28,8 @@ export class TransactionStateError extends Error {
  * `M` is what the transaction sends (requests for a client, responses for a server). */
 export abstract class TransactionTimers<M = unknown> {
   #request: SipRequest | undefined;
+  /** The request's wire form once compacted (see {@linkcode TransactionTimers.compactRequest}). */
+  #wire: string | Uint8Array | undefined = undefined;
   /** The method of the request that created the transaction. */
   readonly method: string;
   /** The retransmission timer slot (A, E, G, or the 100 Trying delay). */
@@ -51,21 +54,41 @@ export abstract class TransactionTimers<M = unknown> {
    */
   get request(): SipRequest {
     const r = this.#request;
-    if (r === undefined) {
+    if (r !== undefined) return r;
+    const wire = this.#wire;
+    if (wire === undefined) {
       throw new TransactionStateError(
         `The ${this.method} transaction released its request after its final response.`,
       );
     }
-    return r;
+    // Kept as its wire form: each read parses a copy (equal, not the same object).
+    return parseMessage(wire) as SipRequest;
   }
 
-  /** True once the request was released. */
+  /** True once the request was released (it cannot be read any more). */
   get requestReleased(): boolean {
-    return this.#request === undefined;
+    return this.#request === undefined && this.#wire === undefined;
   }
 
   /** Let go of the request. */
   protected releaseRequest(): void {
+    this.#request = undefined;
+    this.#wire = undefined;
+  }
+
+  /**
+   * Keep only the request's wire form: a string when the body is ASCII (the usual SDP), else
+   * bytes. A message built or parsed in memory costs several times its wire size in objects;
+   * a transaction that must still be able to produce the request for a long while, but will
+   * rarely need to, keeps the text and {@linkcode TransactionTimers.request} parses a copy.
+   */
+  protected compactRequest(): void {
+    const r = this.#request;
+    if (r === undefined) return;
+    const body = r.body;
+    let ascii = true;
+    for (let i = 0; i < body.length && ascii; i++) ascii = body[i]! < 0x80;
+    this.#wire = ascii ? r.toString() : r.toBytes();
     this.#request = undefined;
   }
 

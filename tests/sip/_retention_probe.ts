@@ -66,7 +66,7 @@ const completed = answered("MESSAGE", "z9hG4bKm", 200); // Completed (UDP): keep
 const accepted = answered("INVITE", "z9hG4bKi", 200); // Accepted: keeps nothing
 const provisional = answered("INVITE", "z9hG4bKp", 180); // Proceeding: keeps the 180
 const clientDone = sentAndAnswered("MESSAGE", "z9hG4bKcm", 200); // Completed: keeps nothing
-const clientAccepted = sentAndAnswered("INVITE", "z9hG4bKca", 200); // Accepted: the request
+const clientAccepted = sentAndAnswered("INVITE", "z9hG4bKca", 200); // Accepted: its wire form
 const clientRejected = sentAndAnswered("INVITE", "z9hG4bKcr", 486); // Completed: the ACK
 const rejectedFinal = parseMessage(clientRejected.retransmit());
 requests.length = 0;
@@ -87,6 +87,8 @@ Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify({
     doneResponse: clientDone.res.deref() === undefined,
     acceptedRequest: clientAccepted.req.deref() === undefined,
     acceptedResponse: clientAccepted.res.deref() === undefined,
+    acceptedRequestReadable: clientAccepted.tx.request.method === "INVITE" &&
+      clientAccepted.tx.request.cseq.method === "INVITE",
     rejectedRequest: clientRejected.req.deref() === undefined,
     rejectedResponse: clientRejected.res.deref() === undefined,
     ackResent: ((): boolean => {

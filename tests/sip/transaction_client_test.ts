@@ -234,7 +234,7 @@ Deno.test("§17.1.2.2: a final response → Completed (passed up once), response
   assertClean(h);
 });
 
-Deno.test("§17.1.2.2: in Completed a non-INVITE keeps neither its request nor its final response; an INVITE in Accepted keeps its request", () => {
+Deno.test("§17.1.2.2: in Completed a non-INVITE keeps neither its request nor its final response; an INVITE in Accepted keeps its request as wire text", () => {
   const h = harness();
   const req = request({ method: "OPTIONS" });
   const tx = h.layer.sendRequest(req, { ctx: "peer" });
@@ -265,7 +265,11 @@ Deno.test("§17.1.2.2: in Completed a non-INVITE keeps neither its request nor i
   const itx = h.layer.sendRequest(inv, { ctx: "peer" });
   h.layer.receive(response(inv, 200, { toTag: "a" }), "peer");
   assert.equal(itx.state, "accepted");
-  assert.equal(itx.request, inv, "a forked 2xx in Accepted needs the INVITE");
+  // A forked 2xx in Accepted needs the INVITE: it is kept as its wire form, read as a copy.
+  assert.equal(itx.requestReleased, false);
+  assert.notEqual(itx.request, inv, "not the message itself");
+  assert.equal(itx.request.toString(), inv.toString(), "an equal request");
+  assert.equal(itx.request.from.tag, inv.from.tag);
   assert.equal(itx.lastResponse, undefined, "the 2xx itself is not kept");
   assert.equal(itx.lastStatus, 200);
   h.layer.receive(response(inv, 200, { toTag: "fork2" }), "peer");
