@@ -60,6 +60,7 @@ import type { ClientTransaction, InviteClientTransaction } from "../sip/transact
 import type { InviteServerTransaction, ServerTransaction } from "../sip/transaction_server.ts";
 import { checkUasRequest, type UasCheckOptions } from "../sip/uas_core.ts";
 import { parseUri } from "../sip/uri.ts";
+import { SipParseError } from "../sip/errors.ts";
 import { validateMessage } from "../sip/validate.ts";
 import { type HeaderField, makeHeaderField, ownString } from "../sip/message.ts";
 import type { HeaderValue, SipMessage, SipRequest, SipResponse, Uri } from "../sip/types.ts";
@@ -448,6 +449,9 @@ function hostForUri(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
+/** Headers a request carries exactly once (RFC 3261 §20): checked when given as text. */
+const SINGLE_HEADERS: readonly string[] = ["From", "To", "Call-ID", "CSeq", "Max-Forwards"];
+
 function applyHeaders(
   msg: SipMessage,
   headers: HeaderMap | undefined,
@@ -457,6 +461,56 @@ function applyHeaders(
     for (const [name, value] of Object.entries(headers)) msg.setHeader(name, value);
   }
   if (add !== undefined) { for (const [name, value] of add) msg.appendHeader(name, value); }
+  if (headers === undefined && add === undefined) return;
+  // Headers given as text may replace ones the stack relies on: a request they make invalid
+  // is the caller's error (reported now), not a failed send (a 503 later). The Via is the
+  // transport's, added when sent.
+  if (msg.kind !== "request") return;
+  try {
+    for (const name of SINGLE_HEADERS) {
+      if (msg.headers(name).length > 1) throw new SipParseError(`More than one ${name} header`);
+    }
+    const cseq = msg.cseq;
+    if (cseq.method !== msg.method) {
+      throw new SipParseError(`CSeq method ${cseq.method} is not the request method ${msg.method}`);
+    }
+    void msg.callId;
+    void msg.from;
+    void msg.to;
+    void msg.maxForwards;
+  } catch (error) {
+    throw new TypeError(`The headers given make the request invalid: ${errorText(error)}`);
+  }
+}
+
+/** Throw a TypeError or RangeError for a UAC option of the wrong type or range (a caller's
+ * error, reported as such rather than as a failed request). */
+function checkUacOptions(options: InviteOptions): void {
+  const body: unknown = options.body;
+  if (body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
+    throw new TypeError(`body must be a string or a Uint8Array, got ${typeof body}`);
+  }
+  const timeout: unknown = options.timeout;
+  if (
+    timeout !== undefined && !(typeof timeout === "number" && timeout >= 0 && timeout < Infinity)
+  ) {
+    throw new RangeError(`timeout must be a number of ms >= 0, got ${String(timeout)}`);
+  }
+  const cseq: unknown = options.cseq;
+  if (
+    cseq !== undefined &&
+    !(Number.isInteger(cseq) && (cseq as number) >= 0 && (cseq as number) < 2 ** 31)
+  ) {
+    // RFC 3261 §8.1.1.5: a CSeq number is below 2**31.
+    throw new RangeError(`cseq must be an integer from 0 to 2**31-1, got ${String(cseq)}`);
+  }
+  const expires: unknown = options.expires;
+  if (
+    expires !== undefined &&
+    !(Number.isInteger(expires) && (expires as number) >= 0 && (expires as number) < 2 ** 32)
+  ) {
+    throw new RangeError(`expires must be an integer from 0 to 2**32-1, got ${String(expires)}`);
+  }
 }
 
 /** The 2xx retransmission state of a UAS dialog (§13.3.1.4). */
@@ -2041,6 +2095,7 @@ class Stack implements SipStack {
   }
 
   async #sendNew(method: string, uriText: string, options: InviteOptions): Promise<UacResult> {
+    checkUacOptions(options);
     if (this.#closing) return { status: 503, reason: "Service Unavailable", response: undefined };
     let uri: Uri;
     try {
@@ -2082,6 +2137,7 @@ class Stack implements SipStack {
     method: string,
     options: InviteOptions,
   ): Promise<UacResult> {
+    checkUacOptions(options);
     const r = await this.#sendInDialogOnce(entry, method, options);
     if (
       r.status !== 491 || options.glareRetry === false ||

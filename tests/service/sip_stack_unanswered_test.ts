@@ -1,69 +1,8 @@
 // What the stack answers for a callback: a request that no callback ever replies to, and the
 // sipRoute decisions that answer at once. Fake time and an in-memory network.
-import { assert, FakeTimers } from "../test_deps.ts";
-import { createSipStack, type SipStack, type SipStackOptions } from "../../service/sip_stack.ts";
+import { assert } from "../test_deps.ts";
 import { NO_REPLY } from "../../service/chain.ts";
-import { type FakeClock, fakeClockOf } from "./_helpers.ts";
-import { MemoryNetwork, type MemoryPacket, MemoryTransport } from "../../transport/memory.ts";
-
-function startLine(p: MemoryPacket): string {
-  const text = new TextDecoder().decode(p.data);
-  return text.slice(0, text.indexOf("\r\n"));
-}
-
-interface Rig {
-  fake: FakeClock;
-  /** Every packet on the network: when, and its start line. */
-  log: { at: number; line: string }[];
-  mk(name: string, host: string, options?: Partial<SipStackOptions>): Promise<SipStack>;
-}
-
-function rig(): Rig {
-  const fake = FakeTimers.createClock(0);
-  const clock = fakeClockOf(fake);
-  const log: { at: number; line: string }[] = [];
-  const net = new MemoryNetwork({
-    filter: (p) => {
-      log.push({ at: fake.now, line: startLine(p) });
-      return true;
-    },
-  });
-  return {
-    fake,
-    log,
-    mk: async (name, host, options = {}) =>
-      await createSipStack({
-        name,
-        transport: new MemoryTransport(net, { now: () => fake.now }),
-        listen: [`sip:${host}:5060;transport=udp`],
-        clock,
-        closeTimeout: 0,
-        ...options,
-      }),
-  };
-}
-
-/** Advance fake time in steps until `done` or `limitMs` of fake time passed. */
-async function runUntil(
-  fake: FakeClock,
-  done: () => boolean,
-  limitMs: number,
-) {
-  for (let t = 0; t < limitMs && !done(); t += 250) await fake.tickAsync(250);
-}
-
-type UacResult = Awaited<ReturnType<SipStack["message"]>>;
-
-/** A MESSAGE from `uac` to bob at 10.0.0.1, its result once fake time brought one. */
-async function messageResult(fake: FakeClock, uac: SipStack, limitMs: number): Promise<UacResult> {
-  let res: UacResult | undefined;
-  const p = uac.message("sip:bob@10.0.0.1:5060", { body: "hi" }).then((r) => {
-    res = r;
-  });
-  await runUntil(fake, () => res !== undefined, limitMs);
-  await p;
-  return res!;
-}
+import { messageResult, rig, runUntil } from "./_memory_rig.ts";
 
 Deno.test("sip stack: a non-INVITE whose callback returned NO_REPLY and never replied is answered 500 after 32*T1, before the client's Timer F", async () => {
   const { fake, log, mk } = rig();
