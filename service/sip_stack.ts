@@ -483,6 +483,18 @@ function applyHeaders(
   }
 }
 
+/** Throw a TypeError for a method that is not sent as a request of its own: an ACK belongs to
+ * its INVITE (the transaction ACKs a 300-699; a 2xx is ACKed by the stack, or by
+ * `dialog.ack()` with `autoAck: false`), so it has no transaction and no final response. */
+function checkUacMethod(method: string): void {
+  if (method.toUpperCase() === "ACK") {
+    throw new TypeError(
+      "An ACK is not sent with request(): a 2xx is ACKed by the stack, or by dialog.ack() " +
+        "when the INVITE was sent with autoAck: false (RFC 3261 §13.2.2.4, §17.1.1.3)",
+    );
+  }
+}
+
 /** Throw a TypeError or RangeError for a UAC option of the wrong type or range (a caller's
  * error, reported as such rather than as a failed request). */
 function checkUacOptions(options: InviteOptions): void {
@@ -2096,6 +2108,7 @@ class Stack implements SipStack {
 
   async #sendNew(method: string, uriText: string, options: InviteOptions): Promise<UacResult> {
     checkUacOptions(options);
+    checkUacMethod(method);
     if (this.#closing) return { status: 503, reason: "Service Unavailable", response: undefined };
     let uri: Uri;
     try {
@@ -2138,6 +2151,7 @@ class Stack implements SipStack {
     options: InviteOptions,
   ): Promise<UacResult> {
     checkUacOptions(options);
+    checkUacMethod(method);
     const r = await this.#sendInDialogOnce(entry, method, options);
     if (
       r.status !== 491 || options.glareRetry === false ||

@@ -84,6 +84,19 @@ Deno.test("UAC: options of the wrong type or range reject with a specific error,
   }
 });
 
+Deno.test('UAC: an ACK is not a request of its own: request("ACK") says how to ACK', async () => {
+  const { log, mk } = rig();
+  const uac = await mk("uac", "10.0.0.2");
+  try {
+    for (const method of ["ACK", "ack"]) {
+      await assert.rejects(() => uac.request(method, TARGET), TypeError, "dialog.ack()");
+    }
+    assert.equal(log.length, 0, "nothing was sent");
+  } finally {
+    await uac.close();
+  }
+});
+
 Deno.test("UAC: valid header overrides still go out (Call-ID, a matching CSeq)", async () => {
   const { fake, mk } = rig();
   const uas = await mk("uas", "10.0.0.1", { callbacks: { sipMessage: () => "ok" } });
