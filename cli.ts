@@ -23,6 +23,7 @@
 import { loadConfigFile } from "./service/config.ts";
 import { start } from "./service/service.ts";
 import { createSipStack } from "./service/sip_stack.ts";
+import { parseUri } from "./sip/uri.ts";
 import type { TransportName } from "./transport/types.ts";
 
 /** Exit status of a command. */
@@ -140,7 +141,9 @@ function numberFlag(args: CliArgs, name: string, fallback: number): number {
   const v = args.flags.get(name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number, got ${v}`);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new UsageError(`--${name} must be a number >= 0, got ${v}`);
+  }
   return n;
 }
 
@@ -229,6 +232,11 @@ export async function client(args: CliArgs, io: CliOutput): Promise<ExitCode> {
   if (uri === undefined) throw new UsageError(`${args.command} needs a URI`);
   if (args.command === "message" && args.positional[1] === undefined) {
     throw new UsageError("message needs a URI and a text");
+  }
+  try {
+    parseUri(uri.startsWith("<") ? uri.slice(1, -1) : uri);
+  } catch (error) {
+    throw new UsageError(`Bad request URI ${uri}: ${(error as Error).message}`);
   }
   const timeout = numberFlag(args, "timeout", 5000);
   const transport = transportFlag(args);

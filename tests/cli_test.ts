@@ -33,6 +33,14 @@ Deno.test("cli: --help prints usage; a bad command line exits 64", async () => {
   assert.equal(unknown.code, 64);
   const noUri = await runCli(["cli.ts", "options"]);
   assert.equal(noUri.code, 64);
+  for (const t of ["abc", "-1"]) {
+    const badTimeout = await runCli(["cli.ts", "options", "sip:127.0.0.1:9", "--timeout", t]);
+    assert.equal(badTimeout.code, 64);
+    assert.match(badTimeout.stderr, new RegExp(`--timeout must be a number >= 0, got ${t}`));
+  }
+  const badUri = await runCli(["cli.ts", "options", "notauri"]);
+  assert.equal(badUri.code, 64, "a bad URI is a usage error");
+  assert.match(badUri.stderr, /Bad request URI notauri: URI has no scheme/);
 });
 
 Deno.test("cli: the shipped sipkit.yaml is a valid config", async () => {
