@@ -1029,7 +1029,12 @@ class Stack implements SipStack {
       }
     } catch (error) {
       for (const [, ids] of added) for (const id of ids) await this.transport.unlisten(id);
-      if (leftEarly) { for (const [uri] of leaving) this.#listenIds.delete(uri); }
+      if (leftEarly) {
+        // Those closed are gone; a listener adopted by a new URI is still open under its old one.
+        for (const [uri, ids] of leaving) {
+          if (!ids.every((id) => adopted.kept.has(id))) this.#listenIds.delete(uri);
+        }
+      }
       throw error;
     }
     if (!leftEarly) await closeLeaving();
