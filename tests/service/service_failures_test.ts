@@ -8,6 +8,23 @@ import { TransportError } from "../../transport/errors.ts";
 import type { TransportLayer } from "../../transport/transport_layer.ts";
 import { withTempDir } from "./_helpers.ts";
 
+/** A port of 127.0.0.1 free over both TCP and UDP right now. */
+function freePortPair(): number {
+  for (let tries = 0; tries < 50; tries++) {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+    const port = (l.addr as Deno.NetAddr).port;
+    try {
+      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
+      return port;
+    } catch {
+      // UDP side taken: try another
+    } finally {
+      l.close();
+    }
+  }
+  throw new Error("no port free over TCP and UDP in 50 tries");
+}
+
 /** A plugin that records its hooks in `log`; `fail` names the hooks that throw. */
 function recorder(name: string, log: string[], fail: readonly string[] = []): Plugin {
   const hook = (what: string) => () => {
@@ -247,21 +264,7 @@ Deno.test("service: a new listener may take the port of one the same update remo
 
 Deno.test("property: every listener update either applies exactly or changes nothing", async () => {
   // Four ports: P0, P1 free; H0 held over TCP and H1 held over UDP by this test.
-  const free: number[] = [];
-  for (let tries = 0; free.length < 2 && tries < 50; tries++) {
-    // A port free over both TCP and UDP right now.
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
-    const port = (l.addr as Deno.NetAddr).port;
-    try {
-      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
-      free.push(port);
-    } catch {
-      // UDP side taken: try another
-    } finally {
-      l.close();
-    }
-  }
-  assert.equal(free.length, 2, "two ports free over TCP and UDP");
+  const free = [freePortPair(), freePortPair()];
   const heldTcp = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
   const heldUdp = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
   const held = [
@@ -393,4 +396,26 @@ Deno.test("property: plugin updates with failing starts or listeners keep every 
   } finally {
     holder.close();
   }
+});
+
+Deno.test("service: a port move that fails leaves the old listener closed (the documented exception), and a later update recovers", async () => {
+  await withTempDir(async (dir) => {
+    const port = freePortPair();
+    await using svc = await start("upd-move-fail", {
+      dataDir: dir,
+      registry: new ServiceRegistry(),
+      listen: [`sip:127.0.0.1:${port};transport=udp`],
+    });
+    const holder = Deno.listen({ hostname: "127.0.0.1", port, transport: "tcp" });
+    try {
+      // UDP on the port → UDP and TCP on it: the UDP listener must close first for the new
+      // pair; then TCP cannot bind, so the update fails with the old listener already gone.
+      await assert.rejects(svc.update({ listen: [`sip:127.0.0.1:${port}`] }), TransportError);
+      assert.deepEqual(svc.transports.map((t) => `${t.transport}:${t.port}`), []);
+    } finally {
+      holder.close();
+    }
+    await svc.update({ listen: [`sip:127.0.0.1:${port};transport=udp`] });
+    assert.deepEqual(svc.transports.map((t) => `${t.transport}:${t.port}`), [`udp:${port}`]);
+  });
 });
