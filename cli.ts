@@ -23,7 +23,6 @@
 import { loadConfigFile } from "./service/config.ts";
 import { start } from "./service/service.ts";
 import { createSipStack } from "./service/sip_stack.ts";
-import { parseUri } from "./sip/uri.ts";
 import type { TransportName } from "./transport/types.ts";
 
 /** Exit status of a command. */
@@ -233,11 +232,6 @@ export async function client(args: CliArgs, io: CliOutput): Promise<ExitCode> {
   if (args.command === "message" && args.positional[1] === undefined) {
     throw new UsageError("message needs a URI and a text");
   }
-  try {
-    parseUri(uri.startsWith("<") ? uri.slice(1, -1) : uri);
-  } catch (error) {
-    throw new UsageError(`Bad request URI ${uri}: ${(error as Error).message}`);
-  }
   const timeout = numberFlag(args, "timeout", 5000);
   const transport = transportFlag(args);
   const stack = await clientStack(args, uri);
@@ -249,9 +243,18 @@ export async function client(args: CliArgs, io: CliOutput): Promise<ExitCode> {
       ...(from === undefined ? {} : { from }),
     };
     const t0 = performance.now();
-    const r = args.command === "options"
-      ? await stack.options(uri, opts)
-      : await stack.message(uri, { ...opts, body: args.positional[1] ?? "" });
+    let r;
+    try {
+      r = args.command === "options"
+        ? await stack.options(uri, opts)
+        : await stack.message(uri, { ...opts, body: args.positional[1] ?? "" });
+    } catch (error) {
+      // The UAC API reports a caller's error (here: a bad URI) as a TypeError or RangeError.
+      if (error instanceof TypeError || error instanceof RangeError) {
+        throw new UsageError(error.message);
+      }
+      throw error;
+    }
     const rtt = performance.now() - t0;
     if (r.response === undefined) {
       io.out(`${r.status} ${r.reason} (no response)`);

@@ -502,27 +502,24 @@ function checkUacOptions(options: InviteOptions): void {
   if (body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
     throw new TypeError(`body must be a string or a Uint8Array, got ${typeof body}`);
   }
-  const timeout: unknown = options.timeout;
+  const { timeout, cseq, expires } = options;
   if (
     timeout !== undefined && !(typeof timeout === "number" && timeout >= 0 && timeout < Infinity)
   ) {
     throw new RangeError(`timeout must be a number of ms >= 0, got ${String(timeout)}`);
   }
-  const cseq: unknown = options.cseq;
-  if (
-    cseq !== undefined &&
-    !(Number.isInteger(cseq) && (cseq as number) >= 0 && (cseq as number) < 2 ** 31)
-  ) {
-    // RFC 3261 §8.1.1.5: a CSeq number is below 2**31.
+  // RFC 3261 §8.1.1.5: a CSeq number is below 2**31.
+  if (cseq !== undefined && !isIntBelow(cseq, 2 ** 31)) {
     throw new RangeError(`cseq must be an integer from 0 to 2**31-1, got ${String(cseq)}`);
   }
-  const expires: unknown = options.expires;
-  if (
-    expires !== undefined &&
-    !(Number.isInteger(expires) && (expires as number) >= 0 && (expires as number) < 2 ** 32)
-  ) {
+  if (expires !== undefined && !isIntBelow(expires, 2 ** 32)) {
     throw new RangeError(`expires must be an integer from 0 to 2**32-1, got ${String(expires)}`);
   }
+}
+
+/** True for an integer from 0 to `limit` - 1. */
+function isIntBelow(n: number, limit: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n < limit;
 }
 
 /** The 2xx retransmission state of a UAS dialog (§13.3.1.4). */

@@ -46,7 +46,7 @@ import type { Clock, SipTimers } from "./clock.ts";
 import { parseNameAddr } from "./header_parsers.ts";
 import { ownString } from "./message.ts";
 import { parseMessage } from "./parser.ts";
-import { TransactionStateError, TransactionTimers } from "./transaction_timers.ts";
+import { TransactionStateError, TransactionTimers, wireForm } from "./transaction_timers.ts";
 import type { SipRequest, SipResponse } from "./types.ts";
 
 /** What a server transaction needs from its owner (the transaction layer). */
@@ -193,9 +193,7 @@ export abstract class ServerTransaction<Ctx = unknown> extends TransactionTimers
     // An own copy of the text: the value is a view into the message text, which it would keep.
     const to = res.header("to");
     this.#finalTo = to === undefined ? undefined : ownString(to);
-    // Kept as text when there is no body (the usual final response to a non-INVITE): a string
-    // lives in the JS heap, where 32 s of them cost less than as many small ArrayBuffers.
-    this.#finalWire = !resend ? undefined : res.body.length === 0 ? res.toString() : res.toBytes();
+    this.#finalWire = resend ? wireForm(res) : undefined;
     this.#last = undefined;
   }
 

@@ -10,7 +10,7 @@
  */
 import type { Clock, TimerId } from "./clock.ts";
 import { parseMessage } from "./parser.ts";
-import type { SipRequest } from "./types.ts";
+import type { SipRequest, SipResponse } from "./types.ts";
 
 /** Error thrown when a transaction API is used in a state where it makes no sense. */
 export class TransactionStateError extends Error {
@@ -21,6 +21,20 @@ export class TransactionStateError extends Error {
     super(message);
     this.name = "TransactionStateError";
   }
+}
+
+/**
+ * A message's wire form to keep for a long while: a string when the body is ASCII (no body,
+ * or SDP: the text lives in the JS heap, where many of them cost less than as many small
+ * `ArrayBuffer`s), else its bytes. `parseMessage` reads either back.
+ *
+ * @param msg the message
+ * @returns its wire form
+ */
+export function wireForm(msg: SipRequest | SipResponse): string | Uint8Array {
+  const body = msg.body;
+  for (let i = 0; i < body.length; i++) if (body[i]! >= 0x80) return msg.toBytes();
+  return msg.toString();
 }
 
 /** Base of client and server transactions: the timer slots and their bookkeeping, and the
@@ -85,10 +99,7 @@ export abstract class TransactionTimers<M = unknown> {
   protected compactRequest(): void {
     const r = this.#request;
     if (r === undefined) return;
-    const body = r.body;
-    let ascii = true;
-    for (let i = 0; i < body.length && ascii; i++) ascii = body[i]! < 0x80;
-    this.#wire = ascii ? r.toString() : r.toBytes();
+    this.#wire = wireForm(r);
     this.#request = undefined;
   }
 
